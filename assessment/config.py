@@ -1,0 +1,119 @@
+"""Configuration in one place: defaults in code, secrets and deployment choices from the environment.
+
+Every setting the product reads lives here, so the rest of the code never touches ``os.environ``.
+The README's configuration table mirrors :data:`ENVIRONMENT`.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+#: variable name -> (default, meaning); the README documents exactly these.
+ENVIRONMENT: dict[str, tuple[str, str]] = {
+    "DATABASE_URL": (
+        "sqlite:///<instance>/cl360.sqlite3",
+        "SQLAlchemy URL; `postgresql+psycopg://user@host/db` for PostgreSQL",
+    ),
+    "SECRET_KEY": (
+        "random per process (dev only)",
+        "signs sessions and CSRF tokens; required in production",
+    ),
+    "CL360_ENV": (
+        "development",
+        "`production` refuses to start without SECRET_KEY and turns on secure cookies",
+    ),
+    "CL360_INSTANCE": ("<project>/instance", "folder for the SQLite file and other local state"),
+    "CL360_INSTRUMENTS": (
+        "<project>/instruments",
+        "folder of instrument YAML files offered to coaches",
+    ),
+    "CL360_BASE_URL": ("http://127.0.0.1:5000", "public address used in invitation links"),
+    "RATELIMIT_STORAGE_URI": (
+        "memory://",
+        "Flask-Limiter storage, e.g. `redis://127.0.0.1:6379` with several workers",
+    ),
+    "MAIL_SERVER": (
+        "(unset: mail goes to the in-app outbox)",
+        "SMTP host for invitations and reminders",
+    ),
+    "MAIL_PORT": ("587", "SMTP port"),
+    "MAIL_USERNAME": ("(unset)", "SMTP user"),
+    "MAIL_PASSWORD": ("(unset)", "SMTP password"),
+    "MAIL_USE_TLS": ("true", "STARTTLS on the SMTP connection"),
+    "MAIL_FROM": ("cl360@localhost", "sender address of outgoing mail"),
+}
+
+
+class ConfigurationError(RuntimeError):
+    """A setting is missing or unsafe for the environment the app is started in."""
+
+
+@dataclass
+class Settings:
+    """The resolved configuration of one app instance."""
+
+    database_url: str
+    secret_key: str
+    instance_path: Path
+    instruments_path: Path
+    base_url: str = "http://127.0.0.1:5000"
+    production: bool = False
+    ratelimit_storage_uri: str = "memory://"
+    mail: dict[str, Any] = field(default_factory=dict)
+    testing: bool = False
+
+    @classmethod
+    def from_environment(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if environ is None else environ)
+        production = env.get("CL360_ENV", "development") == "production"
+        secret_key = env.get("SECRET_KEY", "")
+        if not secret_key:
+            if production:
+                raise ConfigurationError("SECRET_KEY must be set when CL360_ENV=production")
+            secret_key = secrets.token_hex(32)
+        instance_path = Path(env.get("CL360_INSTANCE", PROJECT_ROOT / "instance"))
+        database_url = env.get("DATABASE_URL") or f"sqlite:///{instance_path / 'cl360.sqlite3'}"
+        return cls(
+            database_url=normalise_database_url(database_url),
+            secret_key=secret_key,
+            instance_path=instance_path,
+            instruments_path=Path(env.get("CL360_INSTRUMENTS", PROJECT_ROOT / "instruments")),
+            base_url=env.get("CL360_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+            production=production,
+            ratelimit_storage_uri=env.get("RATELIMIT_STORAGE_URI", "memory://"),
+            mail={
+                "server": env.get("MAIL_SERVER", ""),
+                "port": int(env.get("MAIL_PORT", "587")),
+                "username": env.get("MAIL_USERNAME", ""),
+                "password": env.get("MAIL_PASSWORD", ""),
+                "use_tls": env.get("MAIL_USE_TLS", "true").lower() in {"1", "true", "yes"},
+                "sender": env.get("MAIL_FROM", "cl360@localhost"),
+            },
+        )
+
+    def flask_config(self) -> dict[str, Any]:
+        return {
+            "SECRET_KEY": self.secret_key,
+            "TESTING": self.testing,
+            "SESSION_COOKIE_HTTPONLY": True,
+            "SESSION_COOKIE_SAMESITE": "Lax",
+            "SESSION_COOKIE_SECURE": self.production,
+            "WTF_CSRF_TIME_LIMIT": 3600,
+            "RATELIMIT_STORAGE_URI": self.ratelimit_storage_uri,
+            "RATELIMIT_ENABLED": not self.testing,
+            "MAX_CONTENT_LENGTH": 5 * 1024 * 1024,
+        }
+
+
+def normalise_database_url(url: str) -> str:
+    """Let people paste the URL their host gives them; we always talk to PostgreSQL via psycopg 3."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url

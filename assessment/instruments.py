@@ -1,0 +1,270 @@
+"""Questionnaires as data: the instrument schema, and a loader whose errors say where and what.
+
+An instrument file is YAML (see ``docs/instruments.md``). Loading never raises anything but
+:class:`InstrumentError`, whose problems each name the file, the place in it (a dotted path such
+as ``dimensions[1].items[3].reverse``) and what is wrong, whatever bytes the file holds.
+Nothing here knows about Flask or the database: a cohort stores :meth:`Instrument.to_data`, and
+:meth:`Instrument.from_data` turns that frozen copy back into an instrument.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+RATER_GROUPS = ("self", "manager", "peer", "direct_report", "other")
+OBSERVER_GROUPS = RATER_GROUPS[1:]
+IDENTIFIER = r"^[a-z][a-z0-9_-]*$"
+LEADER_PLACEHOLDER = "{leader}"
+
+Identifier = Annotated[str, Field(pattern=IDENTIFIER, max_length=80)]
+Text = Annotated[str, Field(min_length=1, max_length=1000)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class Scale(_Strict):
+    points: int = Field(ge=2, le=11)
+    anchors: list[Text]
+    not_able_to_rate: bool = True
+    not_able_to_rate_label: Text = "Not able to rate"
+
+    @model_validator(mode="after")
+    def _one_anchor_per_point(self) -> Scale:
+        if len(self.anchors) != self.points:
+            raise ValueError(
+                f"anchors has {len(self.anchors)} labels but the scale has {self.points} points"
+            )
+        return self
+
+
+class Item(_Strict):
+    id: Identifier
+    dimension: Identifier
+    self_text: Text = Field(alias="self")
+    observer: Text
+    reverse: bool = False
+
+    @field_validator("observer")
+    @classmethod
+    def _names_the_leader(cls, value: str) -> str:
+        if LEADER_PLACEHOLDER not in value:
+            raise ValueError(f"observer wording must name the leader with {LEADER_PLACEHOLDER}")
+        return value
+
+    def observer_text(self, leader_name: str) -> str:
+        return self.observer.replace(LEADER_PLACEHOLDER, leader_name)
+
+    def text_for(self, relationship: str, leader_name: str) -> str:
+        return self.self_text if relationship == "self" else self.observer_text(leader_name)
+
+
+class Dimension(_Strict):
+    id: Identifier
+    name: Text
+    description: Text
+
+
+class OpenQuestion(_Strict):
+    id: Identifier
+    self_text: Text = Field(alias="self")
+    observer: Text
+
+    def text_for(self, relationship: str, leader_name: str) -> str:
+        if relationship == "self":
+            return self.self_text
+        return self.observer.replace(LEADER_PLACEHOLDER, leader_name)
+
+
+class RaterGroup(_Strict):
+    id: Literal["self", "manager", "peer", "direct_report", "other"]
+    label: Text
+    minimum: int = Field(ge=1, le=50)
+
+
+class Thresholds(_Strict):
+    """Anonymity minimums that are not tied to one rater group (PRODUCT §4)."""
+
+    others: int = Field(default=3, ge=2, le=50)
+    comments: int = Field(default=3, ge=3, le=50)
+
+
+class Instrument(_Strict):
+    id: Identifier
+    version: int = Field(ge=1)
+    title: Text
+    language: Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")]
+    description: Text | None = None
+    scale: Scale
+    dimensions: list[Dimension] = Field(min_length=1)
+    items: list[Item] = Field(min_length=1)
+    open_questions: list[OpenQuestion] = Field(default_factory=list)
+    rater_groups: list[RaterGroup] = Field(min_length=2)
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Instrument:
+        _require_unique("dimensions", (d.id for d in self.dimensions))
+        _require_unique("items", (i.id for i in self.items))
+        _require_unique("open_questions", (q.id for q in self.open_questions))
+        _require_unique("rater_groups", (g.id for g in self.rater_groups))
+        known = {d.id for d in self.dimensions}
+        for index, item in enumerate(self.items):
+            if item.dimension not in known:
+                raise ValueError(
+                    f"items[{index}] ('{item.id}') is in unknown dimension '{item.dimension}'"
+                    f" (known: {', '.join(sorted(known))})"
+                )
+        for dimension in self.dimensions:
+            if not self.items_of(dimension.id):
+                raise ValueError(f"dimension '{dimension.id}' has no items")
+        ids = {g.id for g in self.rater_groups}
+        if "self" not in ids:
+            raise ValueError("rater_groups must include self")
+        if ids == {"self"}:
+            raise ValueError("rater_groups must include at least one observer group")
+        return self
+
+    # -- derived views ------------------------------------------------------------------
+    @property
+    def key(self) -> str:
+        return f"{self.id}@{self.version}"
+
+    def items_of(self, dimension_id: str) -> list[Item]:
+        return [item for item in self.items if item.dimension == dimension_id]
+
+    def item(self, item_id: str) -> Item:
+        return next(item for item in self.items if item.id == item_id)
+
+    def group(self, group_id: str) -> RaterGroup | None:
+        return next((g for g in self.rater_groups if g.id == group_id), None)
+
+    @property
+    def observer_groups(self) -> list[RaterGroup]:
+        return [g for g in self.rater_groups if g.id != "self"]
+
+    def summary(self) -> str:
+        counts = ", ".join(f"{d.name} {len(self.items_of(d.id))}" for d in self.dimensions)
+        return (
+            f"{self.key} '{self.title}' ({self.language}): {len(self.items)} items ({counts}), "
+            f"{self.scale.points}-point scale, {len(self.open_questions)} open questions"
+        )
+
+    # -- persistence as plain data ------------------------------------------------------
+    def to_data(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any], source: str = "<stored instrument>") -> Instrument:
+        return _validate(data, source)
+
+
+def _require_unique(field: str, ids: Iterable[str]) -> None:
+    seen: set[str] = set()
+    for identifier in ids:
+        if identifier in seen:
+            raise ValueError(f"duplicate id '{identifier}' in {field}")
+        seen.add(identifier)
+
+
+@dataclass(frozen=True)
+class Problem:
+    source: str
+    place: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.place}: {self.message}"
+
+
+class InstrumentError(Exception):
+    """An instrument file could not be loaded; ``problems`` lists every reason found."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+def load_instrument(path: str | Path) -> Instrument:
+    """Read and validate one instrument file."""
+    path = Path(path)
+    source = str(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise InstrumentError([Problem(source, "(file)", error.strerror or str(error))]) from None
+    return parse_instrument(raw, source)
+
+
+def parse_instrument(raw: bytes, source: str) -> Instrument:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InstrumentError(
+            [Problem(source, "(file)", f"not UTF-8 text (byte {error.start} is invalid)")]
+        ) from None
+    if "\x00" in text:
+        raise InstrumentError([Problem(source, "(file)", "binary data, not a YAML document")])
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        place = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
+        reason = getattr(error, "problem", None) or str(error)
+        raise InstrumentError([Problem(source, place, f"invalid YAML: {reason}")]) from None
+    if data is None:
+        raise InstrumentError([Problem(source, "(file)", "the file is empty")])
+    if not isinstance(data, dict):
+        found = type(data).__name__
+        raise InstrumentError(
+            [Problem(source, "(top level)", f"expected a mapping of fields, found {found}")]
+        )
+    return _validate(data, source)
+
+
+def _validate(data: dict[str, Any], source: str) -> Instrument:
+    try:
+        return Instrument.model_validate(data)
+    except ValidationError as error:
+        raise InstrumentError(list(_problems(error, source))) from None
+
+
+def _problems(error: ValidationError, source: str) -> Iterator[Problem]:
+    for detail in error.errors(include_url=False):
+        place = _place(detail["loc"])
+        message = detail["msg"].removeprefix("Value error, ")
+        if detail["type"] == "missing":
+            message = "required field is missing"
+        elif detail["type"] == "extra_forbidden":
+            message = "unknown field"
+        yield Problem(source, place, message)
+
+
+def _place(loc: tuple[int | str, ...]) -> str:
+    place = ""
+    for part in loc:
+        if isinstance(part, int):
+            place += f"[{part}]"
+        else:
+            name = "self" if part == "self_text" else part
+            place += f".{name}" if place else name
+    return place or "(top level)"
+
+
+def discover_instruments(folder: Path) -> tuple[list[Instrument], list[Problem]]:
+    """Every valid instrument in a folder, and the problems of the invalid ones."""
+    instruments: list[Instrument] = []
+    problems: list[Problem] = []
+    for path in sorted(folder.glob("*.y*ml")):
+        try:
+            instruments.append(load_instrument(path))
+        except InstrumentError as error:
+            problems.extend(error.problems)
+    return instruments, problems

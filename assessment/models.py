@@ -1,0 +1,213 @@
+"""The stored state of the product.
+
+Anonymity shapes this schema (PRODUCT §4): a submitted :class:`Response` has no foreign key to
+the :class:`Invitation` that produced it, a random UUID for a key and no timestamp, and its
+answers and comments are keyed by (response, item), so neither ids nor times can be lined up
+with the invitations' "submitted" status. Only a :class:`DraftResponse` points at its invitation,
+and it is deleted in the same transaction that writes the submitted response.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from assessment.database import Base
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Relationship(enum.StrEnum):
+    """Who a rater is to the leader; the ids instruments use for their rater groups."""
+
+    SELF = "self"
+    MANAGER = "manager"
+    PEER = "peer"
+    DIRECT_REPORT = "direct_report"
+    OTHER = "other"
+
+
+class CohortStatus(enum.StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class InvitationStatus(enum.StrEnum):
+    PENDING = "pending"
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    # Stored as plain strings with a CHECK constraint: portable across SQLite and PostgreSQL.
+    return Enum(cls, name=name, native_enum=False, values_callable=lambda e: [m.value for m in e])
+
+
+class Coach(Base):
+    __tablename__ = "coach"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    cohorts: Mapped[list[Cohort]] = relationship(back_populates="coach")
+
+
+class Cohort(Base):
+    """A feedback campaign; holds a frozen copy of its instrument so YAML edits never change it."""
+
+    __tablename__ = "cohort"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    coach_id: Mapped[int] = mapped_column(ForeignKey("coach.id", ondelete="RESTRICT"), index=True)
+    instrument_id: Mapped[str] = mapped_column(String(80))
+    instrument_version: Mapped[int] = mapped_column(Integer)
+    instrument: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[CohortStatus] = mapped_column(
+        _enum(CohortStatus, "cohort_status"), default=CohortStatus.OPEN
+    )
+    is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    coach: Mapped[Coach] = relationship(back_populates="cohorts")
+    leaders: Mapped[list[Leader]] = relationship(
+        back_populates="cohort", order_by="Leader.name", cascade="all, delete-orphan"
+    )
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == CohortStatus.OPEN
+
+
+class Leader(Base):
+    __tablename__ = "leader"
+    __table_args__ = (UniqueConstraint("cohort_id", "email"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohort.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320))
+    department: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    cohort: Mapped[Cohort] = relationship(back_populates="leaders")
+    invitations: Mapped[list[Invitation]] = relationship(
+        back_populates="leader", order_by="Invitation.id", cascade="all, delete-orphan"
+    )
+
+
+class Invitation(Base):
+    """A personal link for one rater (or the leader's self-assessment); only the token's hash is kept."""
+
+    __tablename__ = "invitation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    leader_id: Mapped[int] = mapped_column(ForeignKey("leader.id", ondelete="CASCADE"), index=True)
+    relationship_: Mapped[Relationship] = mapped_column(
+        "relationship", _enum(Relationship, "relationship_kind")
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    status: Mapped[InvitationStatus] = mapped_column(
+        _enum(InvitationStatus, "invitation_status"), default=InvitationStatus.PENDING
+    )
+    rater_name: Mapped[str | None] = mapped_column(String(200))
+    rater_email: Mapped[str | None] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    leader: Mapped[Leader] = relationship(back_populates="invitations")
+    draft: Mapped[DraftResponse | None] = relationship(
+        back_populates="invitation", cascade="all, delete-orphan", uselist=False
+    )
+
+
+class DraftResponse(Base):
+    """Answers being written; linked to the invitation only until submission."""
+
+    __tablename__ = "draft_response"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invitation_id: Mapped[int] = mapped_column(
+        ForeignKey("invitation.id", ondelete="CASCADE"), unique=True
+    )
+    answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    comments: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+    invitation: Mapped[Invitation] = relationship(back_populates="draft")
+
+
+def new_response_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Response(Base):
+    """A submitted questionnaire. Deliberately unlinkable to its invitation (see module docstring)."""
+
+    __tablename__ = "response"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_response_id)
+    leader_id: Mapped[int] = mapped_column(ForeignKey("leader.id", ondelete="CASCADE"), index=True)
+    relationship_: Mapped[Relationship] = mapped_column(
+        "relationship", _enum(Relationship, "relationship_kind")
+    )
+
+    answers: Mapped[list[Answer]] = relationship(cascade="all, delete-orphan")
+    comments: Mapped[list[Comment]] = relationship(cascade="all, delete-orphan")
+
+
+class Answer(Base):
+    """One item's answer; ``value`` is the raw scale point, or NULL for "not able to rate"."""
+
+    __tablename__ = "answer"
+
+    response_id: Mapped[str] = mapped_column(
+        ForeignKey("response.id", ondelete="CASCADE"), primary_key=True
+    )
+    item_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    value: Mapped[int | None] = mapped_column(Integer)
+
+
+class Comment(Base):
+    __tablename__ = "comment"
+
+    response_id: Mapped[str] = mapped_column(
+        ForeignKey("response.id", ondelete="CASCADE"), primary_key=True
+    )
+    question_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+
+
+class AuditEvent(Base):
+    """Administrative actions: who did what to which object, and when."""
+
+    __tablename__ = "audit_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    actor: Mapped[str] = mapped_column(String(320))
+    action: Mapped[str] = mapped_column(String(80))
+    target: Mapped[str] = mapped_column(String(200))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
