@@ -98,7 +98,8 @@ class Thresholds(_Strict):
 
 class Instrument(_Strict):
     id: Identifier
-    version: int = Field(ge=1)
+    # Bounded so a cohort's frozen copy fits the database's integer column (PostgreSQL INTEGER).
+    version: int = Field(ge=1, le=2**31 - 1)
     title: Text
     language: Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")]
     description: Text | None = None
@@ -196,11 +197,103 @@ def load_instrument(path: str | Path) -> Instrument:
     """Read and validate one instrument file."""
     path = Path(path)
     source = str(path)
+    # A directory, FIFO or device is refused before reading: a FIFO would block, /dev/zero never ends.
+    if path.exists() and not path.is_file():
+        what = "a directory" if path.is_dir() else "a device, pipe or socket"
+        raise InstrumentError([Problem(source, "(file)", f"{what}, not an instrument file")])
     try:
         raw = path.read_bytes()
     except OSError as error:
         raise InstrumentError([Problem(source, "(file)", error.strerror or str(error))]) from None
+    except ValueError as error:  # e.g. a NUL character in the path
+        raise InstrumentError([Problem(source, "(file)", str(error))]) from None
     return parse_instrument(raw, source)
+
+
+def check_files(paths: Sequence[Path]) -> tuple[list[str], bool]:
+    """The lines ``cl360 instruments check`` prints, and whether every file was valid.
+
+    A summary line per valid file and one ``file: place: message`` line per problem of the
+    others; kept apart from the command so it can be tested without a CLI runner.
+    """
+    lines: list[str] = []
+    all_valid = True
+    for path in paths:
+        try:
+            instrument = load_instrument(path)
+        except InstrumentError as error:
+            all_valid = False
+            lines.extend(str(problem) for problem in error.problems)
+        else:
+            lines.append(f"{path}: ok: {instrument.summary()}")
+    return lines, all_valid
+
+
+MAX_DEPTH = 50
+"""Deepest nesting of YAML collections accepted; an instrument needs four levels."""
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, made to report every bad input as a :class:`yaml.YAMLError`.
+
+    Out of the box it keeps the last of duplicate mapping keys silently (an edited item could
+    lose its wording unnoticed), recurses until :class:`RecursionError` on deeply nested
+    collections, and lets scalar constructors raise ``ValueError``, ``KeyError`` and the like
+    (``2020-13-45``, ``!!bool maybe``, an integer of 5,000 digits).
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise yaml.composer.ComposerError(
+                    None,
+                    None,
+                    f"nested more than {MAX_DEPTH} levels deep",
+                    self.peek_event().start_mark,
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except yaml.YAMLError:
+            raise
+        except Exception as error:
+            tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+            value = node.value if isinstance(node, yaml.ScalarNode) else ""
+            shown = value if len(value) <= 30 else value[:27] + "..."
+            detail = f" ({error})" if type(error) is ValueError else ""
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read {shown!r} as {tag}{detail}", node.start_mark
+            ) from None
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        if isinstance(node, yaml.MappingNode):
+            first_seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue  # "<<" merges are meant to be overridden by the keys beside them
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    line = first_seen.get(key)
+                except TypeError:
+                    continue  # unhashable: the base class reports it
+                if line is not None:
+                    raise yaml.constructor.ConstructorError(
+                        None,
+                        None,
+                        f"duplicate key {key!r} (first given on line {line})",
+                        key_node.start_mark,
+                    )
+                first_seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
 
 
 def parse_instrument(raw: bytes, source: str) -> Instrument:
@@ -213,11 +306,19 @@ def parse_instrument(raw: bytes, source: str) -> Instrument:
     if "\x00" in text:
         raise InstrumentError([Problem(source, "(file)", "binary data, not a YAML document")])
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_Loader)  # a SafeLoader: builds plain data only
+    except yaml.reader.ReaderError as error:  # its message spans lines; a problem is one line
+        line = text.count("\n", 0, error.position) + 1
+        column = error.position - text.rfind("\n", 0, error.position)
+        reason = f"unacceptable character #x{error.character:04x}: {error.reason}"
+        place = f"line {line}, column {column}"
+        raise InstrumentError([Problem(source, place, f"invalid YAML: {reason}")]) from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         place = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
         reason = getattr(error, "problem", None) or str(error)
+        context = getattr(error, "context", None)  # e.g. "while scanning a quoted scalar"
+        reason = " ".join((f"{context}, {reason}" if context else reason).split())
         raise InstrumentError([Problem(source, place, f"invalid YAML: {reason}")]) from None
     if data is None:
         raise InstrumentError([Problem(source, "(file)", "the file is empty")])
@@ -244,6 +345,9 @@ def _problems(error: ValidationError, source: str) -> Iterator[Problem]:
             message = "required field is missing"
         elif detail["type"] == "extra_forbidden":
             message = "unknown field"
+        elif detail["type"] == "invalid_key":  # the key is the last part of loc, not a place
+            place = _place(detail["loc"][:-1])
+            message = f"field name {detail['loc'][-1]!r} is not text"
         yield Problem(source, place, message)
 
 
@@ -254,6 +358,8 @@ def _place(loc: tuple[int | str, ...]) -> str:
             place += f"[{part}]"
         else:
             name = "self" if part == "self_text" else part
+            if not name.isprintable():  # an unknown field named "a\nb" must not split the line
+                name = repr(name)
             place += f".{name}" if place else name
     return place or "(top level)"
 

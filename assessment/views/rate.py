@@ -1,0 +1,110 @@
+"""The rater's (and leader's self-assessment) questionnaire behind a personal link."""
+
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from assessment import responses
+from assessment.cohorts import cohort_instrument
+from assessment.extensions import csrf, limiter
+from assessment.forms import ResponseForm
+from assessment.invitations import find_invitation
+from assessment.models import Invitation, Relationship
+from assessment.responses import Unavailable
+from assessment.web import db_session
+
+blueprint = Blueprint("rate", __name__, url_prefix="/r")
+
+UNAVAILABLE_PAGES = {
+    Unavailable.SUBMITTED: (
+        409,
+        "Your answers are already in",
+        "This link has been used to submit answers, and each link can be used once. "
+        "Thank you for taking part. If you think this is a mistake, contact the coach who invited you.",
+    ),
+    Unavailable.CLOSED: (
+        403,
+        "This feedback round has closed",
+        "The coach has closed this round, so no more answers can be taken. Anything you saved "
+        "as a draft has been kept, but it is not included in any report.",
+    ),
+}
+
+
+def _unavailable_page(reason: Unavailable) -> tuple[str, int]:
+    status, title, message = UNAVAILABLE_PAGES[reason]
+    return render_template("error.html", title=title, message=message), status
+
+
+def _invitation(token: str) -> Invitation | None:
+    return find_invitation(db_session(), token)
+
+
+@blueprint.route("/<token>", methods=["GET", "POST"])
+@limiter.limit("60 per minute")
+# The form checks its own CSRF token, so that an expired one re-shows the answers instead of
+# the generic "form expired" page that would throw them away.
+@csrf.exempt
+def respond(token: str) -> str | Response | tuple[str, int]:
+    invitation = _invitation(token)
+    if invitation is None:
+        return render_template(
+            "error.html",
+            title="This link is not valid",
+            message="Please check you copied the whole link from your invitation. "
+            "If it still does not work, ask the coach who invited you for a new one.",
+        ), 404
+    if (reason := responses.availability(invitation)) is not None:
+        return _unavailable_page(reason)
+
+    instrument = cohort_instrument(invitation.leader.cohort)
+    form = ResponseForm()
+    status = 200
+    errors: dict[str, str] = {}
+    answers = responses.draft_answers(invitation)
+    message = None
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            # Only the CSRF token can fail here: keep what they typed and let them resend it.
+            answers, errors = responses.read_answers(instrument, request.form)
+            message = "Your session expired before you sent this. Your answers are still below: please send them again."
+            status = 400
+        else:
+            answers, errors = responses.read_answers(instrument, request.form)
+            if errors:
+                status = 422
+                message = "Some answers need your attention; they are marked below."
+            elif request.form.get("action") == "submit":
+                missing = responses.missing_items(instrument, answers)
+                if not missing:
+                    responses.submit(db_session(), instrument, invitation, answers)
+                    return redirect(url_for("rate.thanks"))
+                responses.save_draft(db_session(), invitation, answers)
+                errors = dict.fromkeys(missing, "Choose an answer, or 'not able to rate'")
+                message = (
+                    f"{len(missing)} of {len(instrument.items)} statements still need an answer. "
+                    "Your answers so far have been saved."
+                )
+                status = 422
+            else:
+                responses.save_draft(db_session(), invitation, answers)
+                return redirect(url_for("rate.respond", token=token, saved=1))
+    is_self = invitation.relationship_ == Relationship.SELF
+    return render_template(
+        "rate/form.html",
+        form=form,
+        instrument=instrument,
+        leader=invitation.leader,
+        is_self=is_self,
+        relationship=invitation.relationship_.value,
+        answers=answers,
+        errors=errors,
+        message=message,
+        saved=request.args.get("saved") is not None and request.method == "GET",
+    ), status
+
+
+@blueprint.route("/thanks")
+def thanks() -> str:
+    return render_template("rate/thanks.html")

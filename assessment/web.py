@@ -1,0 +1,138 @@
+"""Request plumbing shared by every view: the per-request session, sign-in, headers, errors."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import (
+    Flask,
+    Response,
+    abort,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_wtf.csrf import CSRFError
+from sqlalchemy.orm import Session
+from werkzeug.exceptions import HTTPException
+
+from assessment.config import Settings
+from assessment.database import Database
+from assessment.models import Coach
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    # Invitation tokens live in URLs: never let them leave in a Referer header.
+    "Referrer-Policy": "no-referrer",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+}
+
+
+def database() -> Database:
+    return current_app.extensions["cl360.db"]
+
+
+def settings() -> Settings:
+    return current_app.extensions["cl360.settings"]
+
+
+def db_session() -> Session:
+    """The one session of this request; committed once after the view, rolled back on error."""
+    if "db_session" not in g:
+        g.db_session = database().session()
+    return g.db_session
+
+
+def install(app: Flask) -> None:
+    @app.after_request
+    def commit_and_secure(response: Response) -> Response:
+        # Exactly one commit per request. A view that must not change anything simply does
+        # not flush changes; an exception anywhere skips this and the teardown rolls back.
+        if "db_session" in g:
+            g.db_session.commit()
+        response.headers.update(SECURITY_HEADERS)
+        if request.endpoint and request.endpoint.startswith("rate."):
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @app.teardown_request
+    def close_session(error: BaseException | None) -> None:
+        db = g.pop("db_session", None)
+        if db is not None:
+            if error is not None:
+                db.rollback()
+            db.close()
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError) -> tuple[str, int]:
+        return render_template(
+            "error.html",
+            title="This form has expired",
+            message="For your security, forms expire after a while. Go back, reload the page "
+            "and try again; nothing you saved before has been lost.",
+        ), 400
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> tuple[str, int]:
+        rollback()
+        return render_template(
+            "error.html", title=error.name, message=error.description
+        ), error.code or 500
+
+    @app.errorhandler(Exception)
+    def server_error(error: Exception) -> tuple[str, int]:
+        rollback()
+        current_app.logger.exception("unhandled error", exc_info=error)
+        return render_template(
+            "error.html",
+            title="Something went wrong",
+            message="The change you made was not saved. Please try again in a moment.",
+        ), 500
+
+    @app.context_processor
+    def signed_in_coach() -> dict[str, Any]:
+        return {"current_coach": current_coach()}
+
+
+def rollback() -> None:
+    """Drop what a failed request flushed; error pages still pass through the commit hook."""
+    if "db_session" in g:
+        g.db_session.rollback()
+
+
+def current_coach() -> Coach | None:
+    coach_id = session.get("coach_id")
+    if coach_id is None:
+        return None
+    if "coach" not in g:
+        g.coach = db_session().get(Coach, coach_id)
+    return g.coach
+
+
+def login_required(view: F) -> F:
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if current_coach() is None:
+            return redirect(url_for("auth.login", next=request.full_path))
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
+
+
+def require(condition: bool) -> None:
+    """Refuse with 404 (not 403) so that ids of other coaches' objects reveal nothing."""
+    if not condition:
+        abort(404)

@@ -1,0 +1,723 @@
+"""Build the display-ready data of one leader's individual development report (PRODUCT §7).
+
+The scoring layer has already removed every figure the anonymity rules forbid (PRODUCT §4), so
+this module never looks at raw answers and never recomputes a score: it selects, labels, orders
+and rounds what it is given, and where a figure is absent it carries the reason along so the
+report can say why instead of leaving a hole. Everything returned is plain frozen dataclasses
+of strings and numbers; templates only print them.
+
+Numbers keep full precision in the ``value`` fields (charts place markers with them) and are
+rounded to two decimals only in the string fields the tables print.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from assessment.instruments import Instrument, Item
+from assessment.scoring import (
+    COMBINED,
+    DISAGREEMENT_BELOW,
+    OTHERS,
+    SCORING_VERSION,
+    GroupScores,
+    ItemFlag,
+    LeaderScores,
+    Rules,
+    Stat,
+)
+
+REPORT_TITLE = "Individual development report"
+RANKED_ITEMS = 5
+MINUS = "\u2212"
+EN_DASH = "\u2013"
+
+#: The three questions of the model (PRODUCT §1), one per capability, with a prompt to start writing.
+PLANNING_QUESTIONS: tuple[tuple[str, str, str], ...] = (
+    (
+        "Purpose",
+        "What is your leadership for?",
+        "Write your answer in your own words, then name one decision in the coming month that it "
+        "should shape.",
+    ),
+    (
+        "Self-awareness",
+        "What do I notice in myself under pressure?",
+        "Recall a recent pressured moment. What did you think and feel before you acted, and what "
+        "would a pause have changed?",
+    ),
+    (
+        "Courage",
+        "Where do I need courage?",
+        "Name one place where acting on your purpose would be unpopular with those in authority, "
+        "and the first step you will take.",
+    ),
+)
+
+
+# -- the data a report prints ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Series:
+    """One column of figures: the leader's self-rating, Others, or a group shown on its own."""
+
+    key: str
+    label: str
+    n_raters: int
+    kind: str  # "self", "others" or "group"
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One series' score for a dimension or an item; ``value`` is ``None`` when it is absent."""
+
+    series: str
+    label: str
+    value: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    mean: str = ""
+    n: int | None = None
+    ci: str | None = None
+    sd: str | None = None
+    rwg: str | None = None
+    raters_disagree: bool = False
+    note: str | None = None  # why there is no value
+
+    @property
+    def shown(self) -> bool:
+        return self.value is not None
+
+
+@dataclass(frozen=True)
+class FlaggedItem:
+    """A blind spot (self above Others) or a hidden strength (Others above self)."""
+
+    number: int
+    text: str
+    dimension: str
+    self_score: str
+    others_mean: str
+    gap: str
+
+
+@dataclass(frozen=True)
+class ItemRow:
+    number: int
+    id: str
+    text: str
+    self_figure: Figure
+    others: Figure
+    gap: str | None
+    flag: str | None  # "Blind spot", "Hidden strength" or None
+
+
+@dataclass(frozen=True)
+class DimensionSection:
+    number: int
+    id: str
+    name: str
+    description: str
+    figures: list[Figure]  # one per report series, in the same order
+    gap: str | None
+    agreement: str | None
+    items: list[ItemRow]
+    blind_spots: list[FlaggedItem]
+    hidden_strengths: list[FlaggedItem]
+    notes: list[str]  # why figures on this page are absent
+
+    def figure(self, series_key: str) -> Figure | None:
+        return next((f for f in self.figures if f.series == series_key), None)
+
+
+@dataclass(frozen=True)
+class RankedItem:
+    text: str
+    dimension: str
+    value: float
+    mean: str
+    ci: str | None
+    n: int
+    self_score: str | None
+
+
+@dataclass(frozen=True)
+class WithheldNote:
+    label: str
+    n: int
+    minimum: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class GroupMinimum:
+    label: str
+    minimum: int
+
+
+@dataclass(frozen=True)
+class AnonymityRules:
+    group_minimums: list[GroupMinimum]
+    others_minimum: int
+    comments_minimum: int
+    combined_label: str | None
+    manager_not_anonymous: bool
+
+
+@dataclass(frozen=True)
+class CountRow:
+    label: str
+    responses: int
+    shown_as: str
+
+
+@dataclass(frozen=True)
+class PlanningQuestion:
+    capability: str
+    question: str
+    prompt: str
+
+
+@dataclass(frozen=True)
+class ScalePoint:
+    value: int
+    label: str
+
+
+@dataclass(frozen=True)
+class IndividualReport:
+    """Everything the individual report prints, already selected, labelled and rounded."""
+
+    title: str
+    leader_name: str
+    cohort_name: str
+    instrument_id: str
+    instrument_version: int
+    instrument_title: str
+    language: str
+    scoring_version: str
+    generated_on: date
+    generated_on_display: str
+    scale_points: int
+    scale: list[ScalePoint]
+    gap_threshold: str
+    series: list[Series]
+    dimensions: list[DimensionSection]
+    summary_notes: list[str]
+    observer_scores_shown: bool
+    observers_note: str | None
+    self_note: str | None
+    strengths: list[RankedItem]
+    development_areas: list[RankedItem]
+    ranking_note: str | None
+    comments: list[str]
+    comments_note: str | None
+    withheld_groups: list[WithheldNote]
+    withheld_figures: list[str]
+    rules: AnonymityRules
+    manager_note: str | None
+    manager_identifiable: bool  # manager scores are printed although their minimum is 1
+    response_counts: list[CountRow]
+    planning_questions: list[PlanningQuestion]
+
+    @property
+    def gaps_shown(self) -> bool:
+        """Gaps, blind spots and hidden strengths need both a self-rating and Others."""
+        return self.observer_scores_shown and self.self_note is None
+
+    @property
+    def keywords(self) -> list[str]:
+        """What the PDF's metadata records about how the report was made (PRODUCT §7)."""
+        return [
+            "360-degree feedback",
+            f"instrument {self.instrument_id}",
+            f"instrument version {self.instrument_version}",
+            f"scoring version {self.scoring_version}",
+            f"generated {self.generated_on.isoformat()}",
+        ]
+
+
+# -- formatting (display only) ----------------------------------------------------------------
+
+
+def number(value: float) -> str:
+    """A score as the report prints it: two decimals."""
+    text = f"{value:.2f}"
+    return "0.00" if text == "-0.00" else text
+
+
+def signed(value: float) -> str:
+    """A gap as the report prints it: two decimals with an explicit sign (true minus sign)."""
+    text = number(value)
+    if text == "0.00":
+        return text
+    return f"{MINUS}{text[1:]}" if text.startswith("-") else f"+{text}"
+
+
+def interval(stat: Stat) -> str | None:
+    if stat.ci_low is None or stat.ci_high is None:
+        return None
+    return f"{number(stat.ci_low)}{EN_DASH}{number(stat.ci_high)}"
+
+
+def long_date(day: date) -> str:
+    return f"{day.day} {day:%B %Y}"
+
+
+def _sentence(reason: str) -> str:
+    reason = reason.strip()
+    if not reason:
+        return reason
+    reason = reason[0].upper() + reason[1:]
+    return reason if reason.endswith(".") else f"{reason}."
+
+
+# -- building ----------------------------------------------------------------------------------
+
+
+def individual_report(
+    *,
+    instrument: Instrument,
+    scores: LeaderScores,
+    leader_name: str,
+    cohort_name: str,
+    comments: Sequence[str],
+    generated_on: date,
+    rules: Rules | None = None,
+) -> IndividualReport:
+    """The data of one leader's individual development report.
+
+    ``scores`` is what :func:`assessment.scoring.score_leader` returned for the leader and
+    ``rules`` the rules it was given (the instrument's defaults when ``None``); the rules are only
+    described in the report, never applied again. ``comments`` are the leader's pooled open
+    comments; they are printed only when ``scores.comments_allowed``, in an order shuffled with a
+    seed derived from the leader and cohort names, so a regenerated report is identical and the
+    order says nothing about who wrote what or when.
+    """
+    rules = rules or Rules.from_instrument(instrument)
+    series = _series(scores)
+    shown_keys = {s.key for s in series}
+    dimensions = [
+        _dimension(number_, dimension.id, instrument, scores, series, leader_name)
+        for number_, dimension in enumerate(instrument.dimensions, start=1)
+    ]
+    strengths, development, ranking_note = _rankings(instrument, scores, leader_name)
+    manager_not_anonymous = instrument.group("manager") is not None and rules.minimum("manager") == 1
+    manager_shown = "manager" in shown_keys
+    return IndividualReport(
+        title=REPORT_TITLE,
+        leader_name=leader_name,
+        cohort_name=cohort_name,
+        instrument_id=instrument.id,
+        instrument_version=instrument.version,
+        instrument_title=instrument.title,
+        language=instrument.language,
+        scoring_version=SCORING_VERSION,
+        generated_on=generated_on,
+        generated_on_display=long_date(generated_on),
+        scale_points=instrument.scale.points,
+        scale=[
+            ScalePoint(value, label)
+            for value, label in enumerate(instrument.scale.anchors, start=1)
+        ],
+        gap_threshold=number(rules.gap_threshold),
+        series=series,
+        dimensions=dimensions,
+        summary_notes=_summary_notes(instrument, scores, series),
+        observer_scores_shown=scores.others is not None,
+        observers_note=_observers_note(scores),
+        self_note=None if scores.self_scores else "You did not complete a self-assessment.",
+        strengths=strengths,
+        development_areas=development,
+        ranking_note=ranking_note,
+        comments=shuffled_comments(comments, leader_name, cohort_name)
+        if scores.comments_allowed
+        else [],
+        comments_note=_comments_note(scores, rules, comments),
+        withheld_groups=[
+            WithheldNote(w.label, w.n, w.minimum, _clause(w.reason)) for w in scores.withheld
+        ],
+        withheld_figures=_withheld_figure_notes(instrument, scores),
+        rules=AnonymityRules(
+            group_minimums=[
+                GroupMinimum(g.label, rules.minimum(g.id)) for g in instrument.observer_groups
+            ],
+            others_minimum=rules.others_minimum,
+            comments_minimum=rules.comments_minimum,
+            combined_label=rules.label(COMBINED)
+            if instrument.group("peer") and instrument.group("direct_report")
+            else None,
+            manager_not_anonymous=manager_not_anonymous,
+        ),
+        manager_note=(
+            f"The minimum for the {rules.label('manager')} group is set to 1, so your manager's "
+            "ratings can be shown on their own: they are not anonymous."
+            + (
+                ""
+                if manager_shown
+                else " In this report they are not shown on their own (see the notes below)."
+            )
+        )
+        if manager_not_anonymous
+        else None,
+        manager_identifiable=manager_not_anonymous and manager_shown,
+        response_counts=_response_counts(instrument, scores, rules),
+        planning_questions=[PlanningQuestion(*q) for q in PLANNING_QUESTIONS],
+    )
+
+
+def shuffled_comments(comments: Sequence[str], leader_name: str, cohort_name: str) -> list[str]:
+    """Non-empty comments in a stable pseudo-random order.
+
+    Sorting first makes the order independent of the order the comments arrive in (which could
+    follow submission time, and so identify a rater); the seed makes it independent of the run.
+    """
+    cleaned = sorted(c.strip() for c in comments if c and c.strip())
+    seed = hashlib.sha256(f"{leader_name}\x1f{cohort_name}".encode()).digest()
+    random.Random(int.from_bytes(seed[:8], "big")).shuffle(cleaned)
+    return cleaned
+
+
+def _series(scores: LeaderScores) -> list[Series]:
+    """Columns of the summary: Self, Others, then each group that has a dimension figure.
+
+    A group the scoring layer shows but whose every dimension figure it withheld gets no column
+    (a column of blanks helps no one); the summary notes say why it is missing.
+    """
+    series: list[Series] = []
+    if scores.self_scores:
+        series.append(Series("self", "Self", 1, "self"))
+    if scores.others:
+        series.append(Series(OTHERS, scores.others.label, scores.others.n_raters, "others"))
+    for group in scores.groups:
+        if group.dimensions:
+            series.append(Series(group.key, group.label, group.n_raters, "group"))
+    return series
+
+
+def _group_by_key(scores: LeaderScores, key: str) -> GroupScores | None:
+    if key == "self":
+        return scores.self_scores
+    return next((g for g in scores.shown if g.key == key), None)
+
+
+def _figure(
+    series: Series, stat: Stat | None, note: str | None, *, agreement: bool = True
+) -> Figure:
+    if stat is None:
+        return Figure(series.key, series.label, note=note)
+    return Figure(
+        series=series.key,
+        label=series.label,
+        value=stat.mean,
+        ci_low=stat.ci_low,
+        ci_high=stat.ci_high,
+        mean=number(stat.mean),
+        n=stat.n,
+        ci=interval(stat),
+        sd=number(stat.sd) if stat.sd is not None else None,
+        rwg=number(stat.rwg) if agreement and stat.rwg is not None else None,
+        raters_disagree=agreement and stat.raters_disagree,
+    )
+
+
+def _absent_reason(group: GroupScores, kind: str, figure_id: str) -> str:
+    withheld = group.withheld_figures.get(f"{kind}:{figure_id}")
+    if withheld:
+        return _clause(withheld.reason)
+    if kind == "item":
+        return "no one in this group rated this item."
+    return "no one in this group rated enough of this capability's items."
+
+
+def _self_figure(scores: LeaderScores, kind: str, figure_id: str) -> Figure:
+    series = Series("self", "Self", 1, "self")
+    mine = scores.self_scores
+    if mine is None:
+        return _figure(series, None, "You did not complete a self-assessment.")
+    stat = (mine.dimensions if kind == "dimension" else mine.items).get(figure_id)
+    note = (
+        "you did not rate this item."
+        if kind == "item"
+        else "you rated fewer than half of this capability's items."
+    )
+    return _figure(series, stat, None if stat else note, agreement=False)
+
+
+def _observer_figure(
+    scores: LeaderScores, series: Series, kind: str, figure_id: str
+) -> Figure:
+    group = _group_by_key(scores, series.key)
+    if group is None:
+        return _figure(series, None, _observers_note(scores))
+    stat = (group.dimensions if kind == "dimension" else group.items).get(figure_id)
+    return _figure(series, stat, None if stat else _absent_reason(group, kind, figure_id))
+
+
+def _others_series(scores: LeaderScores) -> Series:
+    others = scores.others
+    return Series(OTHERS, "Others", others.n_raters if others else 0, "others")
+
+
+def _dimension(
+    number_: int,
+    dimension_id: str,
+    instrument: Instrument,
+    scores: LeaderScores,
+    series: list[Series],
+    leader_name: str,
+) -> DimensionSection:
+    dimension = next(d for d in instrument.dimensions if d.id == dimension_id)
+    figures = [
+        _self_figure(scores, "dimension", dimension_id)
+        if s.kind == "self"
+        else _observer_figure(scores, s, "dimension", dimension_id)
+        for s in series
+    ]
+    items = instrument.items_of(dimension_id)
+    numbers = {item.id: index for index, item in enumerate(items, start=1)}
+    blind = {f.item_id for f in scores.blind_spots}
+    hidden = {f.item_id for f in scores.hidden_strengths}
+    others_series = _others_series(scores)
+    rows = []
+    for item in items:
+        gap = scores.item_gaps.get(item.id)
+        rows.append(
+            ItemRow(
+                number=numbers[item.id],
+                id=item.id,
+                text=item.observer_text(leader_name),
+                self_figure=_self_figure(scores, "item", item.id),
+                others=_observer_figure(scores, others_series, "item", item.id),
+                gap=signed(gap) if gap is not None else None,
+                flag="Blind spot"
+                if item.id in blind
+                else "Hidden strength"
+                if item.id in hidden
+                else None,
+            )
+        )
+    others_stat = scores.others.dimensions.get(dimension_id) if scores.others else None
+    gap = scores.dimension_gaps.get(dimension_id)
+    notes = [
+        f"Item {row.number}, {figure.label}: {figure.note}"
+        for row in rows
+        for figure in (row.self_figure, row.others)
+        if figure.note and (figure.series != OTHERS or scores.others)
+        and (figure.series != "self" or scores.self_scores)
+    ]
+    return DimensionSection(
+        number=number_,
+        id=dimension.id,
+        name=dimension.name,
+        description=dimension.description,
+        figures=figures,
+        gap=signed(gap) if gap is not None else None,
+        agreement=_agreement(others_stat),
+        items=rows,
+        blind_spots=_flagged(scores.blind_spots, items, numbers, dimension.name, leader_name),
+        hidden_strengths=_flagged(
+            scores.hidden_strengths, items, numbers, dimension.name, leader_name
+        ),
+        notes=notes,
+    )
+
+
+def _agreement(stat: Stat | None) -> str | None:
+    if stat is None or stat.rwg is None:
+        return None
+    if stat.raters_disagree:
+        return (
+            f"Observers disagree on this capability (agreement {number(stat.rwg)}, below "
+            f"{number(DISAGREEMENT_BELOW)}): the average hides different experiences of you."
+        )
+    return (
+        f"Observers broadly agree on this capability (agreement {number(stat.rwg)}; below "
+        f"{number(DISAGREEMENT_BELOW)} would mean they disagree)."
+    )
+
+
+def _flagged(
+    flags: list[ItemFlag],
+    items: list[Item],
+    numbers: dict[str, int],
+    dimension_name: str,
+    leader_name: str,
+) -> list[FlaggedItem]:
+    by_id = {item.id: item for item in items}
+    return [
+        FlaggedItem(
+            number=numbers[flag.item_id],
+            text=by_id[flag.item_id].observer_text(leader_name),
+            dimension=dimension_name,
+            self_score=number(flag.self_score),
+            others_mean=number(flag.others_mean),
+            gap=signed(flag.gap),
+        )
+        for flag in flags
+        if flag.item_id in by_id
+    ]
+
+
+def _rankings(
+    instrument: Instrument, scores: LeaderScores, leader_name: str
+) -> tuple[list[RankedItem], list[RankedItem], str | None]:
+    """Highest and lowest items by Others mean, never overlapping; ties keep instrument order."""
+    if scores.others is None:
+        return [], [], "Items cannot be ranked because no observer scores can be shown."
+    names = {d.id: d.name for d in instrument.dimensions}
+    rated: list[RankedItem] = []
+    for item in instrument.items:
+        stat = scores.others.items.get(item.id)
+        if stat is None:
+            continue
+        mine = scores.self_scores.items.get(item.id) if scores.self_scores else None
+        rated.append(
+            RankedItem(
+                text=item.observer_text(leader_name),
+                dimension=names[item.dimension],
+                value=stat.mean,
+                mean=number(stat.mean),
+                ci=interval(stat),
+                n=stat.n,
+                self_score=number(mine.mean) if mine else None,
+            )
+        )
+    count = min(RANKED_ITEMS, len(rated) // 2)
+    if count == 0:
+        return [], [], "Too few items have observer scores to rank them."
+    order = sorted(range(len(rated)), key=lambda i: (-rated[i].value, i))
+    highest = [rated[i] for i in order[:count]]
+    lowest = [rated[i] for i in reversed(order[-count:])]
+    return highest, lowest, None
+
+
+def _observers_note(scores: LeaderScores) -> str | None:
+    if scores.others is not None:
+        return None
+    others = next((w for w in scores.withheld if w.group == OTHERS), None)
+    if others:
+        return (
+            f"{_sentence(others.reason)[:-1]}: {others.n} responded and at least "
+            f"{others.minimum} are needed."
+        )
+    return "No observer responses were received, so there are no observer scores."
+
+
+def _summary_notes(
+    instrument: Instrument, scores: LeaderScores, series: list[Series]
+) -> list[str]:
+    notes: list[str] = []
+    columns = {s.key for s in series}
+    for group in scores.groups:
+        if group.key in columns:
+            continue
+        reasons = sorted({w.reason for w in group.withheld_figures.values()})
+        reason = f": {_clause(reasons[0])}" if reasons else "."
+        notes.append(f"{group.label} is not shown{reason}")
+    for group in scores.groups:
+        if group.key not in columns:
+            continue
+        for dimension in instrument.dimensions:
+            if dimension.id not in group.dimensions:
+                reason = _absent_reason(group, "dimension", dimension.id)
+                notes.append(f"{group.label}, {dimension.name}: {reason}")
+    return notes
+
+
+def _clause(reason: str) -> str:
+    """A reason as the end of a sentence that already started."""
+    reason = reason.strip()
+    return reason if reason.endswith(".") else f"{reason}."
+
+
+def _withheld_figure_notes(instrument: Instrument, scores: LeaderScores) -> list[str]:
+    """One sentence per shown group and reason, naming the figures that reason withheld."""
+    names = {d.id: d.name for d in instrument.dimensions}
+    notes: list[str] = []
+    for group in scores.shown:
+        by_reason: dict[str, list[str]] = {}
+        for key, withheld in group.withheld_figures.items():
+            kind, _, figure_id = key.partition(":")
+            if kind == "dimension":
+                what = f"{names.get(figure_id, figure_id)} score"
+            else:
+                item = instrument.item(figure_id)
+                position = [i.id for i in instrument.items_of(item.dimension)].index(item.id) + 1
+                what = f"{names.get(item.dimension, item.dimension)} item {position}"
+            by_reason.setdefault(withheld.reason, []).append(what)
+        nothing_left = not group.dimensions and not group.items
+        for reason, what in by_reason.items():
+            if nothing_left and len(by_reason) == 1:
+                listed = "all scores"
+            elif len(what) <= 4:
+                listed = ", ".join(what)
+            else:
+                listed = f"{len(what)} scores"
+            notes.append(f"{group.label} ({listed}): {_clause(reason)}")
+    return notes
+
+
+def _comments_note(
+    scores: LeaderScores, rules: Rules, comments: Sequence[str]
+) -> str | None:
+    if scores.comments_allowed:
+        if not any(c and c.strip() for c in comments):
+            return "No one wrote a comment."
+        return None
+    observers = scores.response_counts.get(OTHERS, 0)
+    return (
+        f"Comments are shown only when at least {rules.comments_minimum} observers have "
+        f"responded, so that no comment can be traced to its author. {observers} "
+        f"{'observer' if observers == 1 else 'observers'} responded, so the comments are not "
+        "shown."
+    )
+
+
+def _response_counts(
+    instrument: Instrument, scores: LeaderScores, rules: Rules
+) -> list[CountRow]:
+    counts = scores.response_counts
+    shown = {g.key for g in scores.groups}
+    with_scores = {g.key for g in scores.groups if g.dimensions or g.items}
+    withheld = {w.group for w in scores.withheld}
+    rows: list[CountRow] = []
+    for group in instrument.rater_groups:
+        n = counts.get(group.id, 0)
+        if group.id == "self":
+            status = "Your self-assessment" if n else "Not completed"
+        elif n == 0:
+            status = "No responses"
+        elif scores.others is None:
+            status = "Not shown: too few observers overall"
+        elif group.id in shown:
+            status = (
+                "Shown on its own and in Others"
+                if group.id in with_scores
+                else "Counted in Others; its own scores were withheld"
+            )
+        elif COMBINED in shown and group.id in ("peer", "direct_report"):
+            status = (
+                f"Shown as {rules.label(COMBINED)} and in Others"
+                if COMBINED in with_scores
+                else "Counted in Others; the combined group's scores were withheld"
+            )
+        elif group.id in withheld:
+            status = "Counted in Others only"
+        else:
+            status = "Counted in Others"
+        rows.append(CountRow(group.label, n, status))
+    total = counts.get(OTHERS, 0)
+    rows.append(
+        CountRow(
+            "Others (all observers)",
+            total,
+            "Shown" if scores.others else "Not shown: fewer than the minimum",
+        )
+    )
+    return rows

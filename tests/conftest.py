@@ -1,0 +1,136 @@
+"""Fixtures: the real app on the real database, migrated with the real migrations.
+
+SQLite by default (a fresh file per test session); PostgreSQL when ``TEST_DATABASE_URL`` is set.
+Each test starts from empty tables; rows are deleted afterwards rather than rolled back, so the
+app's own per-request commits are exercised exactly as in production.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from assessment import create_app, migrate
+from assessment.accounts import create_coach
+from assessment.config import PROJECT_ROOT, Settings, normalise_database_url
+from assessment.database import Base, Database
+from assessment.instruments import Instrument, load_instrument
+from assessment.models import Coach
+
+COACH_EMAIL = "coach@example.org"
+COACH_PASSWORD = "a long coach password"
+DEFAULT_INSTRUMENT = PROJECT_ROOT / "instruments" / "compassionate-leadership.v1.yaml"
+PULSE_INSTRUMENT = PROJECT_ROOT / "instruments" / "compassionate-leadership-pulse.v1.yaml"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return normalise_database_url(url)
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+
+
+@pytest.fixture(scope="session")
+def migrated(database_url: str) -> str:
+    if database_url.startswith("postgresql"):
+        _reset_postgresql(database_url)
+    migrate.upgrade(database_url)
+    return database_url
+
+
+def _reset_postgresql(url: str) -> None:
+    database = Database(url)
+    with database.engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    database.dispose()
+
+
+@pytest.fixture
+def settings(migrated: str, tmp_path: Path) -> Settings:
+    settings = Settings(
+        database_url=migrated,
+        secret_key="test secret key",
+        instance_path=tmp_path / "instance",
+        instruments_path=PROJECT_ROOT / "instruments",
+        base_url="http://localhost",
+        testing=True,
+    )
+    return settings
+
+
+@pytest.fixture
+def app(settings: Settings) -> Iterator[Flask]:
+    app = create_app(settings)
+    yield app
+    database: Database = app.extensions["cl360.db"]
+    with database.engine.begin() as connection:
+        for table in reversed(Base.metadata.sorted_tables):
+            connection.execute(table.delete())
+    database.dispose()
+
+
+@pytest.fixture
+def database(app: Flask) -> Database:
+    return app.extensions["cl360.db"]
+
+
+@pytest.fixture
+def session(database: Database) -> Iterator[Session]:
+    """A session for arranging and inspecting data outside requests; commit to make it visible."""
+    with database.session() as session:
+        yield session
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def coach(database: Database) -> Coach:
+    with database.transaction() as session:
+        return create_coach(session, COACH_EMAIL, COACH_PASSWORD)
+
+
+@pytest.fixture
+def instrument() -> Instrument:
+    return load_instrument(DEFAULT_INSTRUMENT)
+
+
+@pytest.fixture
+def pulse() -> Instrument:
+    return load_instrument(PULSE_INSTRUMENT)
+
+
+def csrf_token(html: str) -> str:
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
+        r'name="csrf_token" value="([^"]+)"', html
+    )
+    assert match, "page has no CSRF token"
+    return match.group(1)
+
+
+@pytest.fixture
+def signed_in(client: FlaskClient, coach: Coach) -> FlaskClient:
+    page = client.get("/login").get_data(as_text=True)
+    response = client.post(
+        "/login",
+        data={"email": COACH_EMAIL, "password": COACH_PASSWORD, "csrf_token": csrf_token(page)},
+    )
+    assert response.status_code == 302
+    return client
