@@ -81,7 +81,7 @@ def instruments() -> None:
     """Work with questionnaire (instrument) files."""
 
 
-@instruments.command("check")
+@instruments.command("check", with_appcontext=False)
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 def instruments_check(paths: tuple[Path, ...]) -> None:
     """Validate instrument files: a summary line per good file, a line per problem otherwise."""

@@ -637,13 +637,19 @@ def _clause(reason: str) -> str:
 
 
 def _withheld_figure_notes(instrument: Instrument, scores: LeaderScores) -> list[str]:
-    """One sentence per shown group and reason, naming the figures that reason withheld."""
+    """One sentence per shown group and reason, naming the printed figures it withheld.
+
+    Only figures the report would otherwise print are named: dimension scores of every group,
+    and item scores of Others.
+    """
     names = {d.id: d.name for d in instrument.dimensions}
     notes: list[str] = []
     for group in scores.shown:
         by_reason: dict[str, list[str]] = {}
         for key, withheld in group.withheld_figures.items():
             kind, _, figure_id = key.partition(":")
+            if kind == "item" and group.key != OTHERS:
+                continue  # the report prints item scores for Others only
             if kind == "dimension":
                 what = f"{names.get(figure_id, figure_id)} score"
             else:
@@ -651,7 +657,7 @@ def _withheld_figure_notes(instrument: Instrument, scores: LeaderScores) -> list
                 position = [i.id for i in instrument.items_of(item.dimension)].index(item.id) + 1
                 what = f"{names.get(item.dimension, item.dimension)} item {position}"
             by_reason.setdefault(withheld.reason, []).append(what)
-        nothing_left = not group.dimensions and not group.items
+        nothing_left = not group.dimensions
         for reason, what in by_reason.items():
             if nothing_left and len(by_reason) == 1:
                 listed = "all scores"

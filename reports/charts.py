@@ -229,6 +229,7 @@ def _summary_description(report: IndividualReport) -> str:
 def item_chart(dimension: DimensionSection, series: Sequence[Series], points: int) -> Markup:
     """Each item of one dimension: Others with its 95% interval, and the self-rating."""
     styles = series_styles(series)
+    observers_shown = any(s.kind == "others" for s in series)
     axis = Axis(points, 112.0, WIDTH - 50)
     top, row_height = 44.0, 29.0
     rows = []
@@ -245,6 +246,9 @@ def item_chart(dimension: DimensionSection, series: Sequence[Series], points: in
             {
                 "label": f"Item {row.number}",
                 "flag": row.flag,
+                "absent_y": round(others_y + 3.5, 2)
+                if observers_shown and not row.others.shown
+                else None,
                 "y": round(y, 2),
                 "label_y": round(y + 12.5, 2),
                 "markers": markers,

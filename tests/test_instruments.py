@@ -466,17 +466,13 @@ def test_check_files_prints_a_summary_per_good_file_and_every_problem_of_the_oth
     assert not all_valid
     assert lines == [
         f"{FULL}: ok: compassionate-leadership@1 'Compassionate Leadership 360' (en): "
-        f"{len(load_instrument(FULL).items)} items (Purpose "
-        f"{len(load_instrument(FULL).items_of('purpose'))}, Self-awareness "
-        f"{len(load_instrument(FULL).items_of('self_awareness'))}, Courage "
-        f"{len(load_instrument(FULL).items_of('courage'))}), 5-point scale, 3 open questions",
+        "27 items (Purpose 9, Self-awareness 9, Courage 9), 5-point scale, 3 open questions",
         f"{bad}: title: required field is missing",
         f"{bad}: items[0].observer: required field is missing",
         f"{missing}: (file): No such file or directory",
         f"{tmp_path}: (file): a directory, not an instrument file",
         f"{PULSE}: ok: compassionate-leadership-pulse@1 'Compassionate Leadership Pulse' (en): "
-        "9 items (Purpose 3, Self-awareness 3, Courage 3), 7-point scale, "
-        f"{len(load_instrument(PULSE).open_questions)} open questions",
+        "9 items (Purpose 3, Self-awareness 3, Courage 3), 7-point scale, 2 open questions",
     ]
 
 
