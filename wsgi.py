@@ -1,5 +1,5 @@
 """WSGI entry point for production servers, e.g. ``gunicorn wsgi:app``."""
 
-from assessment import create_app
+from assessment.app import create_app
 
 app = create_app()

@@ -1,38 +1,6 @@
-"""Compassionate Leadership 360: the web application.
+"""Compassionate Leadership 360.
 
-:func:`create_app` only wires things together; nothing happens at import time.
+The package holds a domain core that knows nothing of Flask (``instruments``, ``scoring``,
+``cohorts``, ``invitations``, ``responses``) and a thin web layer (``app``, ``web``, ``views``).
+Importing this package imports neither.
 """
-
-from __future__ import annotations
-
-from flask import Flask
-
-from assessment.config import PROJECT_ROOT, Settings
-
-
-def create_app(settings: Settings | None = None) -> Flask:
-    settings = settings or Settings.from_environment()
-    app = Flask(
-        __name__,
-        template_folder=str(PROJECT_ROOT / "templates"),
-        instance_path=str(settings.instance_path),
-    )
-    app.config.update(settings.flask_config())
-    app.extensions["cl360.settings"] = settings
-    settings.instance_path.mkdir(parents=True, exist_ok=True)
-
-    from assessment import web
-    from assessment.database import Database
-    from assessment.extensions import csrf, limiter
-
-    app.extensions["cl360.db"] = Database(settings.database_url)
-    csrf.init_app(app)
-    limiter.init_app(app)
-    web.install(app)
-
-    from assessment.views import auth, coach, rate
-
-    app.register_blueprint(auth.blueprint)
-    app.register_blueprint(coach.blueprint)
-    app.register_blueprint(rate.blueprint)
-    return app

@@ -13,8 +13,9 @@ import click
 from flask import current_app
 from flask.cli import FlaskGroup
 
-from assessment import create_app, migrate
+from assessment import migrate
 from assessment.accounts import AccountError, create_coach
+from assessment.app import create_app
 from assessment.database import Database
 from assessment.demo import (
     DEMO_COACH_EMAIL,

@@ -18,8 +18,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from assessment import create_app, migrate
+from assessment import migrate
 from assessment.accounts import create_coach
+from assessment.app import create_app
 from assessment.config import PROJECT_ROOT, Settings, normalise_database_url
 from assessment.database import Base, Database
 from assessment.instruments import Instrument, load_instrument

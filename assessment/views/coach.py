@@ -31,7 +31,7 @@ def home() -> Response:
 
 def _instrument_choices() -> dict[str, object]:
     instruments, _ = discover_instruments(settings().instruments_path)
-    return {i.key: i for i in instruments}
+    return {i.key: i for i in sorted(instruments, key=lambda i: (i.title, -i.version))}
 
 
 @blueprint.route("/cohorts", methods=["GET", "POST"])

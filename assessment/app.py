@@ -1,0 +1,38 @@
+"""The Flask application factory.
+
+:func:`create_app` only wires things together; nothing happens at import time.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from assessment.config import PROJECT_ROOT, Settings
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or Settings.from_environment()
+    app = Flask(
+        __name__,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        instance_path=str(settings.instance_path),
+    )
+    app.config.update(settings.flask_config())
+    app.extensions["cl360.settings"] = settings
+    settings.instance_path.mkdir(parents=True, exist_ok=True)
+
+    from assessment import web
+    from assessment.database import Database
+    from assessment.extensions import csrf, limiter
+
+    app.extensions["cl360.db"] = Database(settings.database_url)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    web.install(app)
+
+    from assessment.views import auth, coach, rate
+
+    app.register_blueprint(auth.blueprint)
+    app.register_blueprint(coach.blueprint)
+    app.register_blueprint(rate.blueprint)
+    return app

@@ -1,0 +1,105 @@
+"""The 360 journey in headless Chromium: what a coach, a leader and raters actually click."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import func, select
+
+from assessment.models import Response
+from tests.conftest import COACH_EMAIL, COACH_PASSWORD
+
+
+def answer_everything(page, value: str) -> None:
+    for group in page.locator("fieldset.item").all():
+        group.locator(f"input[value='{value}']").check()
+
+
+def test_coach_leader_and_raters_walk_the_journey(
+    browser, live_server, coach, instrument, session, screenshot
+):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(live_server + "/")
+    page.get_by_label("Email").fill(COACH_EMAIL)
+    page.get_by_label("Password").fill(COACH_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    screenshot(page, "1-cohorts")
+
+    page.get_by_label("Cohort name").fill("Community teams, spring")
+    assert page.get_by_label("Questionnaire").input_value() == "compassionate-leadership@1"
+    page.get_by_role("button", name="Create cohort").click()
+    page.get_by_label("Full name").fill("Priya Shah")
+    page.get_by_label("Email").fill("priya@example.org")
+    page.get_by_role("button", name="Add leader").click()
+    page.get_by_role("link", name="Priya Shah").click()
+
+    page.get_by_label("Relationship to the leader").select_option("self")
+    page.get_by_role("button", name="Create links").click()
+    self_link = page.locator("input.links__url").first.input_value()
+    page.get_by_label("Relationship to the leader").select_option("direct_report")
+    page.get_by_label("How many links").fill("3")
+    page.get_by_role("button", name="Create links").click()
+    screenshot(page, "2-links")
+    rater_links = [field.input_value() for field in page.locator("input.links__url").all()]
+    assert len(rater_links) == 3
+
+    leader = context.new_page()
+    leader.goto(self_link)
+    assert leader.get_by_role("heading", name="Your self-assessment").is_visible()
+    answer_everything(leader, "4")
+    leader.get_by_role("button", name="Submit my answers").click()
+    assert leader.get_by_role("heading", name="Thank you").is_visible()
+
+    for index, link in enumerate(rater_links):
+        rater = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
+        rater.goto(link)
+        assert rater.get_by_role("heading", name="Feedback for Priya Shah").is_visible()
+        if index == 0:
+            # Save part-way, come back through the same link, finish.
+            rater.locator("fieldset.item").first.locator("input[value='2']").check()
+            rater.get_by_role("button", name="Save and finish later").click()
+            assert rater.get_by_text("Your answers are saved").is_visible()
+            rater.goto(link)
+            assert rater.locator("fieldset.item").first.locator("input[value='2']").is_checked()
+            screenshot(rater, "3-rater-resumed")
+        answer_everything(rater, str(3 + index % 2))
+        rater.get_by_label(re.compile("What does Priya Shah")).fill("Listens before deciding.")
+        rater.get_by_role("button", name="Submit my answers").click()
+        assert rater.get_by_role("heading", name="Thank you").is_visible()
+        rater.goto(link)
+        assert rater.get_by_role("heading", name="Your answers are already in").is_visible()
+
+    assert session.scalar(select(func.count()).select_from(Response)) == 4
+    page.get_by_role("link", name="Community teams, spring").click()
+    screenshot(page, "4-completion")
+    row = page.get_by_role("row", name=re.compile("Priya Shah"))
+    assert "Done" in row.inner_text()
+    page.get_by_role("button", name="Close cohort").click()
+    assert page.get_by_text("The cohort is closed").is_visible()
+    with page.expect_download() as download:
+        page.get_by_role("link", name="PDF report").click()
+    pdf = download.value.path().read_bytes()
+    assert pdf.startswith(b"%PDF")
+    context.close()
+
+
+def test_rater_form_works_with_keyboard_only(
+    browser, live_server, coach, instrument, app, screenshot
+):
+    from assessment.cohorts import add_leader, create_cohort
+    from assessment.invitations import create_invitation
+    from assessment.models import Coach, Relationship
+
+    database = app.extensions["cl360.db"]
+    with database.transaction() as s:
+        cohort = create_cohort(s, s.get(Coach, coach.id), "Keyboard cohort", instrument)
+        leader = add_leader(s, cohort, "Tom Reed", "tom@example.org")
+        _, token = create_invitation(s, leader, Relationship.PEER, actor="test")
+    page = browser.new_page()
+    page.goto(f"{live_server}/r/{token}")
+    page.locator("input[type=radio]").first.focus()
+    page.keyboard.press("ArrowRight")  # moves within the radio group and selects
+    assert page.locator("fieldset.item").first.locator("input[value='2']").is_checked()
+    screenshot(page, "keyboard")
+    page.close()
