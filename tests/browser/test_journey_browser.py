@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from playwright.sync_api import expect
 from sqlalchemy import func, select
 
 from assessment.models import Response
@@ -46,29 +47,29 @@ def test_coach_leader_and_raters_walk_the_journey(
 
     leader = context.new_page()
     leader.goto(self_link)
-    assert leader.get_by_role("heading", name="Your self-assessment").is_visible()
+    expect(leader.get_by_role("heading", name="Your self-assessment")).to_be_visible()
     answer_everything(leader, "4")
     leader.get_by_role("button", name="Submit my answers").click()
-    assert leader.get_by_role("heading", name="Thank you").is_visible()
+    expect(leader.get_by_role("heading", name="Thank you")).to_be_visible()
 
     for index, link in enumerate(rater_links):
         rater = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
         rater.goto(link)
-        assert rater.get_by_role("heading", name="Feedback for Priya Shah").is_visible()
+        expect(rater.get_by_role("heading", name="Feedback for Priya Shah")).to_be_visible()
         if index == 0:
             # Save part-way, come back through the same link, finish.
             rater.locator("fieldset.item").first.locator("input[value='2']").check()
             rater.get_by_role("button", name="Save and finish later").click()
-            assert rater.get_by_text("Your answers are saved").is_visible()
+            expect(rater.get_by_text("Your answers are saved")).to_be_visible()
             rater.goto(link)
-            assert rater.locator("fieldset.item").first.locator("input[value='2']").is_checked()
+            expect(rater.locator("fieldset.item").first.locator("input[value='2']")).to_be_checked()
             screenshot(rater, "3-rater-resumed")
         answer_everything(rater, str(3 + index % 2))
         rater.get_by_label(re.compile("What does Priya Shah")).fill("Listens before deciding.")
         rater.get_by_role("button", name="Submit my answers").click()
-        assert rater.get_by_role("heading", name="Thank you").is_visible()
+        expect(rater.get_by_role("heading", name="Thank you")).to_be_visible()
         rater.goto(link)
-        assert rater.get_by_role("heading", name="Your answers are already in").is_visible()
+        expect(rater.get_by_role("heading", name="Your answers are already in")).to_be_visible()
 
     assert session.scalar(select(func.count()).select_from(Response)) == 4
     page.get_by_role("link", name="Community teams, spring").click()
@@ -76,7 +77,7 @@ def test_coach_leader_and_raters_walk_the_journey(
     row = page.get_by_role("row", name=re.compile("Priya Shah"))
     assert "Done" in row.inner_text()
     page.get_by_role("button", name="Close cohort").click()
-    assert page.get_by_text("The cohort is closed").is_visible()
+    expect(page.get_by_text("The cohort is closed")).to_be_visible()
     with page.expect_download() as download:
         page.get_by_role("link", name="PDF report").click()
     pdf = download.value.path().read_bytes()
