@@ -36,7 +36,7 @@ RANKED_ITEMS = 5
 MINUS = "\u2212"
 EN_DASH = "\u2013"
 
-#: The three questions of the model (PRODUCT §1), one per capability, with a prompt to start writing.
+#: The three questions of the model (PRODUCT §1), one per capability, each with a prompt.
 PLANNING_QUESTIONS: tuple[tuple[str, str, str], ...] = (
     (
         "Purpose",
@@ -115,6 +115,7 @@ class ItemRow:
     others: Figure
     gap: str | None
     flag: str | None  # "Blind spot", "Hidden strength" or None
+    reverse: bool  # negatively worded: scores are reversed so that higher is still better
 
 
 @dataclass(frozen=True)
@@ -144,6 +145,7 @@ class RankedItem:
     ci: str | None
     n: int
     self_score: str | None
+    reverse: bool
 
 
 @dataclass(frozen=True)
@@ -224,6 +226,7 @@ class IndividualReport:
     manager_identifiable: bool  # manager scores are printed although their minimum is 1
     response_counts: list[CountRow]
     planning_questions: list[PlanningQuestion]
+    has_reversed_items: bool
 
     @property
     def gaps_shown(self) -> bool:
@@ -265,8 +268,15 @@ def interval(stat: Stat) -> str | None:
     return f"{number(stat.ci_low)}{EN_DASH}{number(stat.ci_high)}"
 
 
+MONTHS = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
+
+
 def long_date(day: date) -> str:
-    return f"{day.day} {day:%B %Y}"
+    """'3 October 2025', whatever the process locale (``%B`` would follow it)."""
+    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
 
 
 def _sentence(reason: str) -> str:
@@ -307,7 +317,9 @@ def individual_report(
         for number_, dimension in enumerate(instrument.dimensions, start=1)
     ]
     strengths, development, ranking_note = _rankings(instrument, scores, leader_name)
-    manager_not_anonymous = instrument.group("manager") is not None and rules.minimum("manager") == 1
+    manager_not_anonymous = (
+        instrument.group("manager") is not None and rules.minimum("manager") == 1
+    )
     manager_shown = "manager" in shown_keys
     return IndividualReport(
         title=REPORT_TITLE,
@@ -328,7 +340,7 @@ def individual_report(
         gap_threshold=number(rules.gap_threshold),
         series=series,
         dimensions=dimensions,
-        summary_notes=_summary_notes(instrument, scores, series),
+        summary_notes=_summary_notes(scores, series, dimensions),
         observer_scores_shown=scores.others is not None,
         observers_note=_observers_note(scores),
         self_note=None if scores.self_scores else "You did not complete a self-assessment.",
@@ -354,21 +366,22 @@ def individual_report(
             else None,
             manager_not_anonymous=manager_not_anonymous,
         ),
-        manager_note=(
-            f"The minimum for the {rules.label('manager')} group is set to 1, so your manager's "
-            "ratings can be shown on their own: they are not anonymous."
-            + (
-                ""
-                if manager_shown
-                else " In this report they are not shown on their own (see the notes below)."
-            )
-        )
-        if manager_not_anonymous
-        else None,
+        manager_note=_manager_note(scores, rules, manager_shown) if manager_not_anonymous else None,
         manager_identifiable=manager_not_anonymous and manager_shown,
         response_counts=_response_counts(instrument, scores, rules),
         planning_questions=[PlanningQuestion(*q) for q in PLANNING_QUESTIONS],
+        has_reversed_items=any(item.reverse for item in instrument.items),
     )
+
+
+def _manager_note(scores: LeaderScores, rules: Rules, manager_shown: bool) -> str:
+    note = (
+        f"The minimum for the {rules.label('manager')} group is set to 1, so your manager's "
+        "ratings can be shown on their own: they are not anonymous."
+    )
+    if scores.response_counts.get("manager", 0) and not manager_shown:
+        note += " In this report they are not shown on their own (see below)."
+    return note
 
 
 def shuffled_comments(comments: Sequence[str], leader_name: str, cohort_name: str) -> list[str]:
@@ -449,9 +462,7 @@ def _self_figure(scores: LeaderScores, kind: str, figure_id: str) -> Figure:
     return _figure(series, stat, None if stat else note, agreement=False)
 
 
-def _observer_figure(
-    scores: LeaderScores, series: Series, kind: str, figure_id: str
-) -> Figure:
+def _observer_figure(scores: LeaderScores, series: Series, kind: str, figure_id: str) -> Figure:
     group = _group_by_key(scores, series.key)
     if group is None:
         return _figure(series, None, _observers_note(scores))
@@ -500,15 +511,18 @@ def _dimension(
                 else "Hidden strength"
                 if item.id in hidden
                 else None,
+                reverse=item.reverse,
             )
         )
     others_stat = scores.others.dimensions.get(dimension_id) if scores.others else None
     gap = scores.dimension_gaps.get(dimension_id)
-    notes = [
+    notes = [f"{f.label} score: {f.note}" for f in figures if f.note]
+    notes += [
         f"Item {row.number}, {figure.label}: {figure.note}"
         for row in rows
         for figure in (row.self_figure, row.others)
-        if figure.note and (figure.series != OTHERS or scores.others)
+        if figure.note
+        and (figure.series != OTHERS or scores.others)
         and (figure.series != "self" or scores.self_scores)
     ]
     return DimensionSection(
@@ -586,6 +600,7 @@ def _rankings(
                 ci=interval(stat),
                 n=stat.n,
                 self_score=number(mine.mean) if mine else None,
+                reverse=item.reverse,
             )
         )
     count = min(RANKED_ITEMS, len(rated) // 2)
@@ -610,23 +625,18 @@ def _observers_note(scores: LeaderScores) -> str | None:
 
 
 def _summary_notes(
-    instrument: Instrument, scores: LeaderScores, series: list[Series]
+    scores: LeaderScores, series: list[Series], dimensions: list[DimensionSection]
 ) -> list[str]:
-    notes: list[str] = []
+    """Why a group has no column, and why a figure in the summary is blank."""
     columns = {s.key for s in series}
+    notes: list[str] = []
     for group in scores.groups:
         if group.key in columns:
             continue
         reasons = sorted({w.reason for w in group.withheld_figures.values()})
         reason = f": {_clause(reasons[0])}" if reasons else "."
         notes.append(f"{group.label} is not shown{reason}")
-    for group in scores.groups:
-        if group.key not in columns:
-            continue
-        for dimension in instrument.dimensions:
-            if dimension.id not in group.dimensions:
-                reason = _absent_reason(group, "dimension", dimension.id)
-                notes.append(f"{group.label}, {dimension.name}: {reason}")
+    notes += [f"{f.label}, {d.name}: {f.note}" for d in dimensions for f in d.figures if f.note]
     return notes
 
 
@@ -669,9 +679,7 @@ def _withheld_figure_notes(instrument: Instrument, scores: LeaderScores) -> list
     return notes
 
 
-def _comments_note(
-    scores: LeaderScores, rules: Rules, comments: Sequence[str]
-) -> str | None:
+def _comments_note(scores: LeaderScores, rules: Rules, comments: Sequence[str]) -> str | None:
     if scores.comments_allowed:
         if not any(c and c.strip() for c in comments):
             return "No one wrote a comment."
@@ -685,9 +693,7 @@ def _comments_note(
     )
 
 
-def _response_counts(
-    instrument: Instrument, scores: LeaderScores, rules: Rules
-) -> list[CountRow]:
+def _response_counts(instrument: Instrument, scores: LeaderScores, rules: Rules) -> list[CountRow]:
     counts = scores.response_counts
     shown = {g.key for g in scores.groups}
     with_scores = {g.key for g in scores.groups if g.dimensions or g.items}

@@ -1,11 +1,11 @@
 """Vector charts for the individual report: small SVG documents, no JavaScript.
 
-Python works out the geometry (where each marker, whisker and label goes); Jinja templates in
-``templates/charts/`` write the markup, with autoescaping on because dimension names and group
-labels come from instrument files. Each series has a colour and a marker shape, so the charts
-still read when printed in greyscale; every chart has a ``<title>`` and ``<desc>`` (WeasyPrint
-uses the title as the PDF figure's alternate text) and the report prints a table of the same
-numbers next to it.
+Python works out the geometry (where each marker, whisker and label goes); Jinja templates
+(``templates/chart-*.svg``) write the markup, with autoescaping on because dimension names and
+group labels come from instrument files. Each series has a colour and a marker shape, so the
+charts still read when printed in greyscale; every chart has a ``<title>`` and ``<desc>``
+(WeasyPrint uses the title as the PDF figure's alternate text) and the report prints a table of
+the same numbers next to it.
 """
 
 from __future__ import annotations
@@ -125,7 +125,7 @@ class LegendEntry:
 @cache
 def _environment() -> Environment:
     return Environment(
-        loader=FileSystemLoader(TEMPLATES / "charts"),
+        loader=FileSystemLoader(TEMPLATES),
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=True,
@@ -144,7 +144,7 @@ def _text_width(text: str, size: float) -> float:
     return len(text) * size * 0.58
 
 
-def _legend(series: Sequence[Series], styles: dict[str, SeriesStyle], y: float) -> list[LegendEntry]:
+def _legend(series: Sequence[Series], styles: dict[str, SeriesStyle]) -> list[LegendEntry]:
     entries: list[LegendEntry] = []
     x = 6.0
     for s in series:
@@ -156,7 +156,6 @@ def _legend(series: Sequence[Series], styles: dict[str, SeriesStyle], y: float) 
 
 def _marker(figure: Figure, style: SeriesStyle, axis: Axis, y: float, r: float = 5.5) -> Marker:
     assert figure.value is not None
-    has_ci = figure.ci_low is not None and figure.ci_high is not None
     return Marker(
         series=figure.series,
         label=figure.label,
@@ -166,8 +165,8 @@ def _marker(figure: Figure, style: SeriesStyle, axis: Axis, y: float, r: float =
         raw=figure.value,
         path=marker_path(style.shape, r),
         colour=style.colour,
-        ci_from=axis.x(figure.ci_low) if has_ci and figure.ci_low is not None else None,
-        ci_to=axis.x(figure.ci_high) if has_ci and figure.ci_high is not None else None,
+        ci_from=axis.x(figure.ci_low) if figure.ci_low is not None else None,
+        ci_to=axis.x(figure.ci_high) if figure.ci_high is not None else None,
     )
 
 
@@ -175,7 +174,9 @@ def summary_chart(report: IndividualReport) -> Markup:
     """Self and each shown group per dimension, as dots with 95% interval whiskers."""
     styles = series_styles(report.series)
     axis = Axis(report.scale_points, 168.0, WIDTH - 56)
-    row_height, block_gap, top = 19.0, 16.0, 58.0
+    # Keep the summary on one page however many groups are shown.
+    row_height = 19.0 if len(report.series) <= 4 else 16.0
+    block_gap, top = 16.0, 58.0
     blocks = []
     y = top
     for dimension in report.dimensions:
@@ -200,19 +201,19 @@ def summary_chart(report: IndividualReport) -> Markup:
     plot_bottom = y - block_gap + 4
     height = plot_bottom + 40
     return _render(
-        "summary.svg",
+        "chart-summary.svg",
         width=WIDTH,
         height=round(height, 2),
         axis=axis,
         plot_top=top - 4,
         plot_bottom=round(plot_bottom, 2),
-        legend=_legend(report.series, styles, 14),
+        legend=_legend(report.series, styles),
         blocks=blocks,
         first_anchor=report.scale[0].label,
         last_anchor=report.scale[-1].label,
         title=(
             f"Summary chart: your self-rating and each shown rater group's average per "
-            f"dimension, on the 1 to {report.scale_points} scale."
+            f"capability, on the 1 to {report.scale_points} scale."
         ),
         description=_summary_description(report),
     )
@@ -259,14 +260,14 @@ def item_chart(dimension: DimensionSection, series: Sequence[Series], points: in
     legend_series = [s for s in series if s.kind in ("self", "others")]
     legend_series.sort(key=lambda s: s.kind != "others")
     return _render(
-        "items.svg",
+        "chart-items.svg",
         chart_id=f"items-{dimension.id}",
         width=WIDTH,
         height=round(plot_bottom + 20, 2),
         axis=axis,
         plot_top=top - 4,
         plot_bottom=round(plot_bottom, 2),
-        legend=_legend(legend_series, styles, 14),
+        legend=_legend(legend_series, styles),
         rows=rows,
         first_anchor=None,
         last_anchor=None,
@@ -285,4 +286,4 @@ def item_chart(dimension: DimensionSection, series: Sequence[Series], points: in
 
 def swatch(style: SeriesStyle, size: float = 9.0) -> Markup:
     """A small marker that ties a table column to its series in the charts."""
-    return _render("swatch.svg", size=size, path=marker_path(style.shape, 5), style=style)
+    return _render("chart-swatch.svg", size=size, path=marker_path(style.shape, 5), style=style)

@@ -85,9 +85,7 @@ def render_html(report: IndividualReport) -> str:
             for d in report.dimensions
             if any(row.others.shown or row.self_figure.shown for row in d.items)
         },
-        "swatches": {
-            key: charts.swatch(style) for key, style in series_styles.items()
-        },
+        "swatches": {key: charts.swatch(style) for key, style in series_styles.items()},
     }
     return _environment().get_template("individual.html").render(context)
 

@@ -1,0 +1,668 @@
+"""The individual development report: built from scores, charted, rendered and read back.
+
+A small synthetic instrument is scored with the real scoring layer, turned into report data and
+printed with WeasyPrint; the PDF is then read with pypdf to check what a leader would see, what
+the anonymity rules keep out of it, and what the metadata and tagging record.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import pypdf
+import pytest
+
+from assessment.instruments import Instrument
+from assessment.scoring import SCORING_VERSION, RaterResponse, Rules, score_leader
+from reports import charts
+from reports.build import IndividualReport, individual_report, number, shuffled_comments, signed
+from reports.render import (
+    STATIC,
+    TEMPLATES,
+    RefusedURL,
+    StaticFilesOnly,
+    render_html,
+    render_pdf,
+)
+
+SVG = "{http://www.w3.org/2000/svg}"
+LEADER = "Priya Raman-Whitfield"
+COHORT = "Autumn leaders 2025"
+GENERATED = date(2025, 10, 3)
+COMMENTS = [
+    "Always explains why the work matters before talking about targets.",
+    "Could pause more before replying in tense meetings.",
+    'Stood up to head office for us <b>twice</b> & said "no" politely.',
+]
+DIMENSIONS = {
+    "purpose": ("Purpose", "A personal answer to what leadership is for."),
+    "self_awareness": ("Self-awareness", "Noticing thoughts and feelings before acting."),
+    "courage": ("Courage", "Acting on purpose when it is unpopular."),
+}
+
+
+def make_instrument(manager_minimum: int = 3) -> Instrument:
+    items = []
+    for dim in DIMENSIONS:
+        for index in range(1, 4):
+            items.append(
+                {
+                    "id": f"{dim}_{index}",
+                    "dimension": dim,
+                    "self": f"I show {dim.replace('_', ' ')} behaviour {index}",
+                    "observer": f"{{leader}} shows {dim.replace('_', ' ')} behaviour {index}",
+                    # The third item of each dimension is reverse-keyed.
+                    "reverse": index == 3,
+                }
+            )
+    return Instrument.model_validate(
+        {
+            "id": "cl-test",
+            "version": 4,
+            "title": "Compassionate Leadership test instrument",
+            "language": "en-GB",
+            "scale": {
+                "points": 5,
+                "anchors": ["Never", "Rarely", "Sometimes", "Often", "Always"],
+            },
+            "dimensions": [
+                {"id": dim, "name": name, "description": text}
+                for dim, (name, text) in DIMENSIONS.items()
+            ],
+            "items": items,
+            "rater_groups": [
+                {"id": "self", "label": "Self", "minimum": 1},
+                {"id": "manager", "label": "Manager", "minimum": manager_minimum},
+                {"id": "peer", "label": "Peers", "minimum": 3},
+                {"id": "direct_report", "label": "Direct reports", "minimum": 3},
+            ],
+        }
+    )
+
+
+def response(instrument: Instrument, relationship: str, **scored: int) -> RaterResponse:
+    """A rater who gives every item of a dimension the same *scored* value."""
+    answers = {}
+    for item in instrument.items:
+        value = scored[item.dimension]
+        answers[item.id] = instrument.scale.points + 1 - value if item.reverse else value
+    return RaterResponse(relationship, answers)
+
+
+def full_responses(instrument: Instrument) -> list[RaterResponse]:
+    """Self, one manager, three peers and two direct reports."""
+    return [
+        response(instrument, "self", purpose=4, self_awareness=5, courage=3),
+        response(instrument, "manager", purpose=4, self_awareness=4, courage=4),
+        response(instrument, "peer", purpose=4, self_awareness=3, courage=4),
+        response(instrument, "peer", purpose=5, self_awareness=3, courage=4),
+        response(instrument, "peer", purpose=4, self_awareness=4, courage=5),
+        # Direct reports' own averages (1.50) must never be printed: they are below their minimum.
+        response(instrument, "direct_report", purpose=2, self_awareness=2, courage=2),
+        response(instrument, "direct_report", purpose=1, self_awareness=1, courage=1),
+    ]
+
+
+def pdf_text(pdf: bytes) -> str:
+    reader = pypdf.PdfReader(io.BytesIO(pdf))
+    return "\n".join(page.extract_text() for page in reader.pages)
+
+
+@pytest.fixture(scope="module")
+def instrument() -> Instrument:
+    return make_instrument()
+
+
+@pytest.fixture(scope="module")
+def full_report(instrument: Instrument) -> IndividualReport:
+    scores = score_leader(instrument, full_responses(instrument))
+    return individual_report(
+        instrument=instrument,
+        scores=scores,
+        leader_name=LEADER,
+        cohort_name=COHORT,
+        comments=COMMENTS,
+        generated_on=GENERATED,
+    )
+
+
+@pytest.fixture(scope="module")
+def few_report(instrument: Instrument) -> IndividualReport:
+    responses = full_responses(instrument)[:3]  # self, manager and one peer: 2 observers
+    scores = score_leader(instrument, responses)
+    return individual_report(
+        instrument=instrument,
+        scores=scores,
+        leader_name=LEADER,
+        cohort_name=COHORT,
+        comments=COMMENTS,
+        generated_on=GENERATED,
+    )
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def _render(report: IndividualReport) -> tuple[bytes, list[str]]:
+    """Render once per module, keeping what WeasyPrint logged (missing fonts, refused URLs...)."""
+    collect = _Collect()
+    weasyprint_logger = logging.getLogger("weasyprint")
+    weasyprint_logger.addHandler(collect)
+    try:
+        return render_pdf(report), collect.messages
+    finally:
+        weasyprint_logger.removeHandler(collect)
+
+
+@pytest.fixture(scope="module")
+def full_rendering(full_report: IndividualReport) -> tuple[bytes, list[str]]:
+    return _render(full_report)
+
+
+@pytest.fixture(scope="module")
+def few_rendering(few_report: IndividualReport) -> tuple[bytes, list[str]]:
+    return _render(few_report)
+
+
+@pytest.fixture(scope="module")
+def full_pdf(full_rendering: tuple[bytes, list[str]]) -> bytes:
+    return full_rendering[0]
+
+
+@pytest.fixture(scope="module")
+def few_pdf(few_rendering: tuple[bytes, list[str]]) -> bytes:
+    return few_rendering[0]
+
+
+@pytest.fixture(scope="module")
+def full_text(full_pdf: bytes) -> str:
+    return pdf_text(full_pdf)
+
+
+@pytest.fixture(scope="module")
+def few_text(few_pdf: bytes) -> str:
+    return pdf_text(few_pdf)
+
+
+# -- the data the report is built from -------------------------------------------------------
+
+
+def test_scores_fixture_is_what_the_tests_assume(instrument: Instrument) -> None:
+    scores = score_leader(instrument, full_responses(instrument))
+    assert [g.key for g in scores.groups] == ["peer"]
+    assert {w.group for w in scores.withheld} == {"manager", "direct_report"}
+    assert scores.comments_allowed
+
+
+def test_report_shows_only_the_groups_scoring_let_out(
+    instrument: Instrument, full_report: IndividualReport
+) -> None:
+    assert [s.key for s in full_report.series] == ["self", "others", "peer"]
+    withheld = {w.label: w for w in full_report.withheld_groups}
+    assert set(withheld) == {"Manager", "Direct reports"}
+    assert withheld["Direct reports"].n == 2
+    assert withheld["Direct reports"].minimum == 3
+    scores = score_leader(instrument, full_responses(instrument))
+    reason = next(w.reason for w in scores.withheld if w.group == "direct_report")
+    assert withheld["Direct reports"].reason.rstrip(".") == reason.rstrip(".")  # scoring's words
+
+
+def test_figures_are_rounded_for_display_only(
+    instrument: Instrument, full_report: IndividualReport
+) -> None:
+    scores = score_leader(instrument, full_responses(instrument))
+    purpose = full_report.dimensions[0]
+    others = purpose.figure("others")
+    assert others is not None
+    assert others.value == scores.others.dimensions["purpose"].mean  # full precision kept
+    assert others.mean == f"{scores.others.dimensions['purpose'].mean:.2f}"
+    assert others.n == 6
+    assert purpose.gap == signed(scores.dimension_gaps["purpose"])
+
+
+def test_number_formats() -> None:
+    assert number(3.14159) == "3.14"
+    assert number(-0.001) == "0.00"
+    assert signed(0.5) == "+0.50"
+    assert signed(-1.256) == "\u22121.26"
+    assert signed(-0.004) == "0.00"
+
+
+def test_items_use_observer_wording_with_the_leaders_name(full_report: IndividualReport) -> None:
+    row = full_report.dimensions[0].items[0]
+    assert row.text == f"{LEADER} shows purpose behaviour 1"
+    assert row.self_figure.mean == "4.00"
+    assert row.others.n == 6
+    assert row.others.rwg is not None
+    assert [r.reverse for r in full_report.dimensions[0].items] == [False, False, True]
+    assert full_report.has_reversed_items
+    # Reversed items are printed as scored, so higher is better on every row.
+    assert full_report.dimensions[0].items[2].self_figure.mean == "4.00"
+
+
+def test_blind_spots_and_hidden_strengths_are_on_their_dimension(
+    full_report: IndividualReport,
+) -> None:
+    awareness = full_report.dimensions[1]
+    assert [f.number for f in awareness.blind_spots] == [1, 2, 3]  # self 5 against Others 2.83
+    assert all(row.flag == "Blind spot" for row in awareness.items)
+    assert full_report.dimensions[0].blind_spots == []
+
+
+def test_rankings_put_strengths_first_and_never_overlap(full_report: IndividualReport) -> None:
+    highest = [r.value for r in full_report.strengths]
+    lowest = [r.value for r in full_report.development_areas]
+    assert highest == sorted(highest, reverse=True)
+    assert lowest == sorted(lowest)
+    assert len(highest) == len(lowest) == 4  # nine items: at most half each
+    assert min(highest) >= max(lowest)
+    assert not {r.text for r in full_report.strengths} & {
+        r.text for r in full_report.development_areas
+    }
+
+
+def test_comments_are_shuffled_stably_and_independently_of_arrival_order() -> None:
+    first = shuffled_comments(COMMENTS, LEADER, COHORT)
+    assert sorted(first) == sorted(c.strip() for c in COMMENTS)
+    assert shuffled_comments(list(reversed(COMMENTS)), LEADER, COHORT) == first
+    assert shuffled_comments([" ", "", *COMMENTS], LEADER, COHORT) == first
+
+
+def test_comments_only_when_allowed(
+    full_report: IndividualReport, few_report: IndividualReport
+) -> None:
+    assert len(full_report.comments) == 3
+    assert full_report.comments_note is None
+    assert few_report.comments == []
+    assert few_report.comments_note is not None
+    assert "2 observers responded" in few_report.comments_note
+
+
+def test_too_few_observers_leaves_only_the_self_assessment(few_report: IndividualReport) -> None:
+    assert [s.key for s in few_report.series] == ["self"]
+    assert not few_report.observer_scores_shown
+    assert few_report.observers_note is not None
+    assert few_report.observers_note.endswith(": 2 responded and at least 3 are needed.")
+    assert few_report.strengths == few_report.development_areas == []
+    for dimension in few_report.dimensions:
+        assert dimension.blind_spots == dimension.hidden_strengths == []
+        assert all(not row.others.shown for row in dimension.items)
+
+
+def test_manager_minimum_of_one_is_called_out() -> None:
+    instrument = make_instrument(manager_minimum=1)
+    responses = [
+        response(instrument, "self", purpose=4, self_awareness=4, courage=4),
+        response(instrument, "manager", purpose=3, self_awareness=3, courage=3),
+        *[response(instrument, "peer", purpose=4, self_awareness=4, courage=4)] * 3,
+        *[response(instrument, "direct_report", purpose=5, self_awareness=4, courage=3)] * 3,
+    ]
+    rules = Rules.from_instrument(instrument)
+    report = individual_report(
+        instrument=instrument,
+        scores=score_leader(instrument, responses, rules),
+        leader_name=LEADER,
+        cohort_name=COHORT,
+        comments=[],
+        generated_on=GENERATED,
+        rules=rules,
+    )
+    assert "manager" in [s.key for s in report.series]
+    assert report.manager_identifiable
+    assert report.manager_note is not None
+    assert "not anonymous" in report.manager_note
+    assert report.comments_note == "No one wrote a comment."
+    html = render_html(report)
+    assert html.count("not anonymous") == 2  # anonymity rules and the summary
+
+
+def test_an_absent_figure_says_why(instrument: Instrument) -> None:
+    """Two of three peers skip most Courage items: the Others Courage score is withheld."""
+    skipped = {"courage_1": None, "courage_2": None}
+    peers = [response(instrument, "peer", purpose=4, self_awareness=4, courage=4) for _ in "abc"]
+    peers[1] = RaterResponse("peer", {**peers[1].answers, **skipped})
+    peers[2] = RaterResponse("peer", {**peers[2].answers, **skipped})
+    myself = response(instrument, "self", purpose=4, self_awareness=4, courage=4)
+    myself = RaterResponse("self", {**myself.answers, **skipped})
+    scores = score_leader(instrument, [myself, *peers])
+    report = individual_report(
+        instrument=instrument,
+        scores=scores,
+        leader_name=LEADER,
+        cohort_name=COHORT,
+        comments=[],
+        generated_on=GENERATED,
+    )
+    # The report gives the scoring layer's own reason, as a clause ending in a full stop.
+    reason = scores.others.withheld_figures["dimension:courage"].reason.rstrip(".") + "."
+    item_reason = scores.others.withheld_figures["item:courage_1"].reason.rstrip(".") + "."
+    courage = report.dimensions[2]
+    others = courage.figure("others")
+    assert others is not None
+    assert not others.shown
+    assert others.note == reason
+    assert courage.gap is None
+    assert f"Others, Courage: {reason}" in report.summary_notes
+    assert "Self, Courage: you rated fewer than half of this capability's items." in (
+        report.summary_notes
+    )
+    assert f"Others score: {reason}" in courage.notes
+    assert f"Item 1, Others: {item_reason}" in courage.notes
+    assert "Item 1, Self: you did not rate this item." in courage.notes
+    assert any(
+        note.startswith("Others (Courage score, Courage item 1, Courage item 2): ")
+        for note in report.withheld_figures
+    )
+
+
+def test_no_manager_note_with_the_default_minimum(full_report: IndividualReport) -> None:
+    assert full_report.manager_note is None
+    assert not full_report.manager_identifiable
+
+
+def test_report_without_a_self_assessment(instrument: Instrument) -> None:
+    responses = full_responses(instrument)[1:]
+    report = individual_report(
+        instrument=instrument,
+        scores=score_leader(instrument, responses),
+        leader_name=LEADER,
+        cohort_name=COHORT,
+        comments=[],
+        generated_on=GENERATED,
+    )
+    assert [s.key for s in report.series] == ["others", "peer"]
+    assert report.self_note == "You did not complete a self-assessment."
+    assert not report.gaps_shown
+    html = render_html(report)
+    assert "You did not complete a self-assessment." in html
+    assert "Blind spots" not in html
+
+
+# -- charts ---------------------------------------------------------------------------------
+
+
+def _svg(markup: str) -> ET.Element:
+    root = ET.fromstring(str(markup))
+    assert root.tag == f"{SVG}svg"
+    assert root.get("role") == "img"
+    assert root.find(f"{SVG}title") is not None
+    assert root.find(f"{SVG}title").text
+    assert root.get("aria-labelledby")
+    return root
+
+
+def _texts(root: ET.Element) -> list[str]:
+    return [t.text for t in root.iter(f"{SVG}text") if t.text]
+
+
+def _ticks(root: ET.Element) -> dict[int, float]:
+    return {
+        int(line.get("data-point")): float(line.get("x1"))
+        for line in root.iter(f"{SVG}line")
+        if line.get("data-point")
+    }
+
+
+def _markers(root: ET.Element) -> list[tuple[str, float, float]]:
+    found = []
+    for group in root.iter(f"{SVG}g"):
+        if group.get("class") == "marker":
+            x = float(re.match(r"translate\(([-\d.]+) ", group.get("transform")).group(1))
+            found.append((group.get("data-series"), float(group.get("data-value")), x))
+    return found
+
+
+def test_summary_chart_places_markers_in_proportion(full_report: IndividualReport) -> None:
+    root = _svg(charts.summary_chart(full_report))
+    texts = _texts(root)
+    for name in ("Purpose", "Self-awareness", "Courage", "Self", "Others", "Peers"):
+        assert name in texts
+    assert "Direct reports" not in texts
+    ticks = _ticks(root)
+    assert sorted(ticks) == [1, 2, 3, 4, 5]
+    left, right = ticks[1], ticks[5]
+    markers = _markers(root)
+    assert len(markers) == 3 * 3  # three dimensions, three series
+    for _series, value, x in markers:
+        assert x == pytest.approx(left + (value - 1) / 4 * (right - left), abs=0.01)
+    # Each series keeps one marker shape and colour, and no two series share one.
+    paths = {}
+    for group in root.iter(f"{SVG}g"):
+        if group.get("class") == "marker":
+            path = group.find(f"{SVG}path")
+            paths.setdefault(group.get("data-series"), set()).add((path.get("d"), path.get("fill")))
+    assert all(len(p) == 1 for p in paths.values())
+    assert len({next(iter(p)) for p in paths.values()}) == len(paths)
+
+
+def test_item_chart_draws_interval_whiskers(full_report: IndividualReport) -> None:
+    dimension = full_report.dimensions[0]
+    root = _svg(charts.item_chart(dimension, full_report.series, full_report.scale_points))
+    assert [t for t in _texts(root) if t.startswith("Item ")] == ["Item 1", "Item 2", "Item 3"]
+    ticks = _ticks(root)
+    axis = charts.Axis(5, ticks[1], ticks[5])
+    intervals = [g for g in root.iter(f"{SVG}g") if g.get("class") == "interval"]
+    assert len(intervals) == 3
+    for group, row in zip(intervals, dimension.items, strict=True):
+        whisker = group.find(f"{SVG}line")
+        assert float(whisker.get("x1")) == axis.x(row.others.ci_low)
+        assert float(whisker.get("x2")) == axis.x(row.others.ci_high)
+    for _series, value, x in _markers(root):
+        assert x == axis.x(value)
+
+
+def test_axis_clamps_to_the_scale() -> None:
+    axis = charts.Axis(5, 100.0, 500.0)
+    assert axis.x(1) == 100.0
+    assert axis.x(3) == 300.0
+    assert axis.x(5.6) == 500.0  # an interval may run past the scale; the chart stops at its end
+    assert axis.x(0.2) == 100.0
+
+
+def test_chart_text_from_instrument_is_escaped(full_report: IndividualReport) -> None:
+    odd = replace(full_report.dimensions[0], name='<Purpose & "co">')
+    report = replace(full_report, dimensions=[odd, *full_report.dimensions[1:]])
+    root = _svg(charts.summary_chart(report))
+    assert '<Purpose & "co">' in _texts(root)
+
+
+def test_every_marker_shape_is_a_closed_path() -> None:
+    for style in (charts.SELF_STYLE, charts.OTHERS_STYLE, *charts.GROUP_STYLES):
+        path = charts.marker_path(style.shape, 5)
+        assert path.startswith("M")
+        assert path.endswith("Z")
+
+
+# -- HTML -----------------------------------------------------------------------------------
+
+
+def test_html_escapes_user_content(full_report: IndividualReport) -> None:
+    html = render_html(full_report)
+    assert "<b>twice</b>" not in html
+    assert "&lt;b&gt;twice&lt;/b&gt;" in html
+    assert '<html lang="en-GB">' in html
+
+
+def test_withheld_group_has_no_column_anywhere(full_report: IndividualReport) -> None:
+    html = render_html(full_report)
+    summary_table = html[html.index('<table class="data summary-table">') :]
+    summary_table = summary_table[: summary_table.index("</table>")]
+    assert "Peers" in summary_table
+    assert "Direct reports" not in summary_table
+    for chart in re.findall(r"<svg[^>]*class=\"chart.*?</svg>", html, flags=re.S):
+        assert "Direct reports" not in chart
+
+
+def test_every_chart_comes_with_a_table(full_report: IndividualReport) -> None:
+    html = render_html(full_report)
+    assert html.count('class="chart chart-summary"') == 1
+    assert html.count('class="data summary-table"') == 1
+    assert html.count('class="chart chart-items"') == 3
+    assert html.count('class="data items-table"') == 3
+
+
+# -- the PDF --------------------------------------------------------------------------------
+
+
+def test_pdf_shows_the_leader_and_the_others_means(
+    full_text: str, full_report: IndividualReport
+) -> None:
+    text = full_text
+    assert LEADER in text
+    assert COHORT in text
+    assert "3 October 2025" in text
+    assert "Compassionate Leadership test instrument, version 4" in text
+    for dimension in full_report.dimensions:
+        others = dimension.figure("others")
+        assert others is not None
+        assert others.mean in text
+
+
+def test_pdf_never_prints_the_withheld_groups_figures(
+    full_text: str, instrument: Instrument
+) -> None:
+    text = " ".join(full_text.split())
+    scores = score_leader(instrument, full_responses(instrument))
+    shown = {
+        number(value)
+        for group in [scores.self_scores, *scores.shown]
+        for stat in [*group.dimensions.values(), *group.items.values()]
+        for value in (stat.mean, stat.ci_low, stat.ci_high, stat.rwg)
+        if value is not None
+    }
+    direct_reports_mean = number((2 + 1) / 2)
+    assert direct_reports_mean not in shown  # the fixture keeps it distinguishable
+    assert direct_reports_mean not in text
+    # The label appears, but only where the report explains what was withheld and why.
+    reason = next(w.reason for w in scores.withheld if w.group == "direct_report")
+    assert f"Direct reports (2 responded, minimum 3): {reason.rstrip('.')}" in text
+    assert "Direct reports 2 Counted in Others only" in text  # the appendix
+
+
+def test_pdf_comments_only_when_allowed(full_text: str, few_text: str) -> None:
+    full, few = full_text, few_text
+    assert "Always explains why the work matters" in full
+    assert "<b>twice</b>" in full  # printed as the rater typed it, not interpreted
+    for comment in ("Always explains why the work matters", "Could pause more", "twice"):
+        assert comment not in few
+    assert "the comments are not shown" in " ".join(few.split())
+
+
+def test_pdf_without_enough_observers_shows_no_observer_scores(
+    few_text: str, few_report: IndividualReport
+) -> None:
+    text = " ".join(few_text.split())
+    assert few_report.observers_note is not None
+    assert few_report.observers_note in text
+    assert "Items cannot be ranked" in text
+    # The two observers' Self-awareness average, (4 + 3) / 2, is nowhere in the report.
+    assert number((4 + 3) / 2) not in text
+    assert [s.key for s in few_report.series] == ["self"]
+
+
+@pytest.mark.parametrize("which", ["full_pdf", "few_pdf"])
+def test_pdf_page_count_is_sane(which: str, request: pytest.FixtureRequest) -> None:
+    reader = pypdf.PdfReader(io.BytesIO(request.getfixturevalue(which)))
+    assert 8 <= len(reader.pages) <= 14
+    assert reader.pages[0].mediabox.width == pytest.approx(595.28, abs=0.5)  # A4
+    assert reader.pages[0].mediabox.height == pytest.approx(841.89, abs=0.5)
+
+
+def test_pdf_metadata_records_instrument_scoring_and_date(full_pdf: bytes) -> None:
+    reader = pypdf.PdfReader(io.BytesIO(full_pdf))
+    meta = reader.metadata
+    assert meta.title == f"Individual development report: {LEADER}"
+    assert meta.author == "Compassionate Leadership 360"
+    assert "instrument cl-test" in meta["/Keywords"]
+    assert "instrument version 4" in meta["/Keywords"]
+    assert f"scoring version {SCORING_VERSION}" in meta["/Keywords"]
+    assert meta["/instrumentid"] == "cl-test"
+    assert meta["/instrumentversion"] == "4"
+    assert meta["/scoringversion"] == SCORING_VERSION
+    assert meta["/reportdate"] == "2025-10-03"
+    assert meta["/CreationDate"].startswith("D:20251003")
+
+
+def test_pdf_is_tagged_with_its_language(full_pdf: bytes) -> None:
+    reader = pypdf.PdfReader(io.BytesIO(full_pdf))
+    root = reader.trailer["/Root"]
+    assert bool(root["/MarkInfo"]["/Marked"])
+    assert "/StructTreeRoot" in root
+    assert root["/Lang"] == "en-GB"
+    assert "pdfuaid" in reader.xmp_metadata.stream.get_data().decode()
+
+
+def test_pdf_fonts_are_embedded(full_pdf: bytes) -> None:
+    reader = pypdf.PdfReader(io.BytesIO(full_pdf))
+    fonts = {}
+    for page in reader.pages:
+        for font in page["/Resources"].get("/Font", {}).values():
+            font = font.get_object()
+            descendants = font.get("/DescendantFonts")
+            descriptor = (
+                descendants[0].get_object()["/FontDescriptor"]
+                if descendants
+                else font["/FontDescriptor"]
+            )
+            fonts[str(font["/BaseFont"])] = any(
+                key in descriptor for key in ("/FontFile", "/FontFile2", "/FontFile3")
+            )
+    assert fonts
+    assert all(fonts.values()), fonts
+    assert any("Inter" in name for name in fonts)
+
+
+@pytest.mark.parametrize("which", ["full_rendering", "few_rendering"])
+def test_rendering_logs_no_problems(which: str, request: pytest.FixtureRequest) -> None:
+    _pdf, logged = request.getfixturevalue(which)
+    assert logged == []
+
+
+# -- fetching nothing it was not given --------------------------------------------------------
+
+
+def test_fetcher_serves_the_stylesheet() -> None:
+    response = StaticFilesOnly().fetch((STATIC / "report.css").as_uri())
+    assert response.content_type == "text/css"
+    assert b"@page" in response.read()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "file:///etc/passwd",
+        (STATIC / ".." / "build.py").as_uri(),
+        (STATIC / "missing.css").as_uri(),
+        STATIC.as_uri(),
+        "file://evil.example/" + str(STATIC / "report.css"),
+        "http://example.com/report.css",
+        "https://example.com/tracker.png",
+        "data:text/css,body{}",
+        "ftp://example.com/x",
+    ],
+)
+def test_fetcher_refuses_everything_else(url: str) -> None:
+    with pytest.raises(RefusedURL):
+        StaticFilesOnly().fetch(url)
+
+
+def test_fetcher_root_is_the_static_folder() -> None:
+    assert StaticFilesOnly().root == Path(STATIC).resolve()
+
+
+def test_templates_are_flat_so_package_data_ships_them() -> None:
+    """pyproject ships ``templates/*`` and ``static/*``: a subfolder would be left out."""
+    for folder in (TEMPLATES, STATIC):
+        assert [p.name for p in folder.iterdir() if p.is_dir()] == []
