@@ -23,16 +23,20 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     from assessment import web
     from assessment.database import Database
-    from assessment.extensions import csrf, limiter
+    from assessment.extensions import babel, csrf, limiter
 
     app.extensions["cl360.db"] = Database(settings.database_url)
     csrf.init_app(app)
     limiter.init_app(app)
+    babel.init_app(app, locale_selector=web.page_locale)
     web.install(app)
 
-    from assessment.views import auth, coach, rate
+    from assessment.views import auth, campaign, coach, leader, rate, reports
 
     app.register_blueprint(auth.blueprint)
     app.register_blueprint(coach.blueprint)
+    app.register_blueprint(campaign.blueprint)
+    app.register_blueprint(leader.blueprint)
     app.register_blueprint(rate.blueprint)
+    app.register_blueprint(reports.blueprint)
     return app

@@ -7,6 +7,7 @@ arguments, opens one transaction and prints.
 from __future__ import annotations
 
 import sys
+from datetime import date
 from pathlib import Path
 
 import click
@@ -16,6 +17,7 @@ from flask.cli import FlaskGroup
 from assessment import migrate
 from assessment.accounts import AccountError, create_coach
 from assessment.app import create_app
+from assessment.batch import BatchError, Outcome, plan_reports, run_reports
 from assessment.database import Database
 from assessment.demo import (
     DEMO_COACH_EMAIL,
@@ -24,7 +26,16 @@ from assessment.demo import (
     load_demo,
     write_sample_reports,
 )
+from assessment.imports import ImportProblems
 from assessment.instruments import check_files, load_instrument
+from assessment.mail import MailError, Postman
+from assessment.profiles import TooFewLeaders
+from assessment.results import fit_profile_model
+from assessment.transfer import (
+    export_scores,
+    import_responses,
+    problem_line,
+)
 
 
 def _database() -> Database:
@@ -128,3 +139,236 @@ def demo_command(reports_folder: Path, no_reports: bool) -> None:
     }
     for kind, link in links.items():
         click.echo(f"try it yourself, {descriptions[kind]}: {link}")
+
+
+# -- Running a campaign (issue 5): bulk imports, invitations and scheduled reminders -----------
+
+
+def _postman() -> Postman:
+    settings = current_app.extensions["cl360.settings"]
+    return Postman(settings.mail, settings.base_url)
+
+
+def _cohort(session, slug: str):
+    from sqlalchemy import select
+
+    from assessment.models import Cohort
+
+    cohort = session.scalar(select(Cohort).where(Cohort.slug == slug))
+    if cohort is None:
+        raise click.ClickException(f"no cohort with the slug '{slug}'")
+    return cohort
+
+
+def _import(kind: str, slug: str, path: Path) -> None:
+    from assessment.imports import ImportProblems, import_leaders, import_raters
+
+    importer = import_leaders if kind == "leaders" else import_raters
+    try:
+        with _database().transaction() as session:
+            created = importer(session, _cohort(session, slug), path.read_bytes(), actor="cli")
+            count = len(created)
+    except ImportProblems as error:
+        for problem in error.problems:
+            click.echo(f"{path}: {problem}", err=True)
+        raise click.ClickException(
+            f"nothing imported: {len(error.problems)} problem(s) in {path}"
+        ) from None
+    click.echo(f"imported {count} {kind} into {slug}")
+    if kind == "raters":
+        click.echo(f"send their invitations with: cl360 invitations send --cohort {slug}")
+
+
+@cli.group()
+def leaders() -> None:
+    """Leaders of a cohort."""
+
+
+@leaders.command("import")
+@click.option("--cohort", "slug", required=True, help="The cohort's slug (from its address).")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def leaders_import(slug: str, path: Path) -> None:
+    """Add leaders from a CSV file (name, email, optional department); all or nothing."""
+    _import("leaders", slug, path)
+
+
+@cli.group()
+def raters() -> None:
+    """Raters (invitations) of a cohort."""
+
+
+@raters.command("import")
+@click.option("--cohort", "slug", required=True, help="The cohort's slug (from its address).")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def raters_import(slug: str, path: Path) -> None:
+    """Invite raters from a CSV file (leader_email, rater_name, rater_email, relationship)."""
+    _import("raters", slug, path)
+
+
+@cli.group()
+def invitations() -> None:
+    """Invitation mail."""
+
+
+@invitations.command("send")
+@click.option("--cohort", "slug", required=True, help="The cohort's slug.")
+def invitations_send(slug: str) -> None:
+    """Mail every invitation of the cohort that has an address and was never mailed."""
+    from assessment.reminders import send_invitations, unsent
+
+    with _database().transaction() as session:
+        cohort = _cohort(session, slug)
+        outcome = send_invitations(session, unsent(session, cohort), _postman(), actor="cli")
+    for failure in outcome.failed:
+        click.echo(failure, err=True)
+    click.echo(f"invitations: {outcome.summary()}")
+    if outcome.failed:
+        sys.exit(1)
+
+
+@cli.group()
+def reminders() -> None:
+    """Reminders to raters who have not answered yet."""
+
+
+@reminders.command("send")
+@click.option(
+    "--today",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Pretend it is this date (for testing a schedule).",
+)
+def reminders_send(today) -> None:
+    """Send the reminders due today under each open cohort's schedule. Safe to run from cron
+    as often as you like: each reminder goes to each person at most once."""
+    from assessment.models import Invitation
+    from assessment.reminders import remind, scheduled_reminders
+
+    day = today.date() if today else date.today()
+    with _database().transaction() as session:
+        due = scheduled_reminders(session, day)
+    postman, sent, failed = _postman(), 0, 0
+    for invitation_id, key in due:
+        # One transaction per reminder: a crash part-way never causes a second send.
+        try:
+            with _database().transaction() as session:
+                invitation = session.get(Invitation, invitation_id)
+                sent += bool(invitation and remind(session, invitation, key, postman, actor="cron"))
+        except MailError as error:
+            failed += 1
+            click.echo(str(error), err=True)
+    click.echo(f"reminders: {sent} sent, {failed} failed ({day.isoformat()})")
+    if failed:
+        sys.exit(1)
+
+
+# -- Scores and responses without the web forms (issue 3) -----------------------------------
+
+
+@cli.group()
+def responses() -> None:
+    """Submitted questionnaires collected outside the web forms."""
+
+
+@responses.command("import")
+@click.option("--cohort", "slug", required=True, help="The cohort's slug (from its web address).")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def responses_import(slug: str, file: Path) -> None:
+    """Import responses from a CSV file: all of them, or none and one line per problem."""
+    try:
+        with _database().transaction() as session:
+            summary = import_responses(
+                session, _cohort(session, slug), file.read_bytes(), actor="cli"
+            )
+    except ImportProblems as error:
+        for problem in error.problems:
+            click.echo(problem_line(problem), err=True)
+        click.echo(f"{file}: nothing imported ({len(error.problems)} problems)", err=True)
+        sys.exit(1)
+    click.echo(f"{file}: {summary} into cohort {slug}")
+
+
+@cli.group()
+def scores() -> None:
+    """Every figure of a cohort, as the scoring layer lets it out."""
+
+
+@scores.command("export")
+@click.option("--cohort", "slug", required=True, help="The cohort's slug (from its web address).")
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True
+)
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), help="Default: standard output."
+)
+def scores_export(slug: str, fmt: str, out: Path | None) -> None:
+    """Export every figure per leader, group, dimension and item (never a rater's answers)."""
+    with _database().transaction() as session:
+        cohort = _cohort(session, slug)
+        if out is None:
+            export_scores(session, cohort, fmt, sys.stdout)
+            return
+        with out.open("w", encoding="utf-8", newline="") as stream:
+            count = export_scores(session, cohort, fmt, stream)
+    click.echo(f"wrote the scores of {count} leaders to {out}", err=True)
+
+
+@cli.group()
+def profiles() -> None:
+    """Leader profiles (clusters) fitted on all data of an instrument version."""
+
+
+@profiles.command("fit")
+@click.option("--cohort", "slug", required=True, help="Any cohort on the instrument version.")
+def profiles_fit(slug: str) -> None:
+    """Fit profiles on every leader of the cohort's instrument version and store the model."""
+    with _database().transaction() as session:
+        fitted = fit_profile_model(session, _cohort(session, slug))
+        if isinstance(fitted, TooFewLeaders):
+            click.echo(fitted.message, err=True)
+            sys.exit(1)
+        stability = "n/a" if fitted.stability is None else f"{fitted.stability:.2f}"
+        click.echo(
+            f"stored {fitted.k} profiles from {fitted.n_leaders} leaders "
+            f"(bootstrap stability {stability}): {'; '.join(fitted.names)}"
+        )
+
+
+@cli.group("reports")
+def reports_group() -> None:
+    """Development reports as PDF files."""
+
+
+@reports_group.command("build")
+@click.option("--cohort", "slug", required=True, help="The cohort's slug (from its web address).")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the PDFs (created if missing).",
+)
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes (default: one per CPU core).",
+)
+def reports_build(slug: str, out: Path, jobs: int | None) -> None:
+    """Render every leader's report and the cohort report, in parallel worker processes."""
+    try:
+        plan = plan_reports(_database(), slug, out)
+    except BatchError as error:
+        raise click.ClickException(str(error)) from None
+    with click.progressbar(
+        length=len(plan.tasks), label=f"Rendering {len(plan.tasks)} reports", file=sys.stderr
+    ) as bar:
+
+        def advance(_outcome: Outcome) -> None:
+            bar.update(1)
+
+        result = run_reports(plan, jobs, progress=advance)
+    for failure in result.failed:
+        click.echo(f"error: {failure.error}", err=True)
+    click.echo(f"{result.summary()}; PDFs in {out.resolve()}")
+    if result.failed:
+        sys.exit(1)

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from assessment import audit
 from assessment.accounts import AccountError, normalise_email
-from assessment.instruments import Instrument
+from assessment.instruments import Instrument, translation_problems
 from assessment.models import (
     Coach,
     Cohort,
@@ -34,9 +36,24 @@ def slugify(text: str) -> str:
 
 
 def create_cohort(
-    session: Session, coach: Coach, name: str, instrument: Instrument, *, is_demo: bool = False
+    session: Session,
+    coach: Coach,
+    name: str,
+    instrument: Instrument,
+    *,
+    is_demo: bool = False,
+    translations: Sequence[Instrument] = (),
 ) -> Cohort:
-    """A new open cohort holding a frozen copy of ``instrument``."""
+    """A new open cohort holding a frozen copy of ``instrument`` (and of its translations).
+
+    Translations must be the same questionnaire in another language, item for item, so that
+    every language's answers pool into one set of scores (:func:`translation_problems`).
+    """
+    for translation in translations:
+        if problems := translation_problems(instrument, translation):
+            raise CohortError(
+                f"the {translation.language} version does not match: {'; '.join(problems)}"
+            )
     name = name.strip()
     if not name:
         raise CohortError("a cohort needs a name")
@@ -54,6 +71,9 @@ def create_cohort(
         instrument_version=instrument.version,
         instrument=instrument.to_data(),
         is_demo=is_demo,
+        translations={
+            t.language: t.to_data() for t in translations if t.language != instrument.language
+        },
     )
     session.add(cohort)
     session.flush()
@@ -63,8 +83,22 @@ def create_cohort(
     return cohort
 
 
-def cohort_instrument(cohort: Cohort) -> Instrument:
+def cohort_instrument(cohort: Cohort, language: str | None = None) -> Instrument:
+    """The cohort's frozen instrument, in ``language`` when the cohort has that translation."""
+    if (
+        language
+        and language != cohort.instrument.get("language")
+        and language in (cohort.translations or {})
+    ):
+        return Instrument.from_data(
+            cohort.translations[language], source=f"cohort {cohort.slug} ({language})"
+        )
     return Instrument.from_data(cohort.instrument, source=f"cohort {cohort.slug}")
+
+
+def cohort_languages(cohort: Cohort) -> list[str]:
+    """The cohort's own language first, then the languages of its translations."""
+    return [cohort.instrument["language"], *sorted(cohort.translations or {})]
 
 
 def add_leader(
@@ -100,6 +134,47 @@ def close_cohort(session: Session, cohort: Cohort, actor: str) -> None:
     audit.record(session, actor, "cohort.close", f"cohort:{cohort.slug}")
 
 
+def reopen_cohort(session: Session, cohort: Cohort, actor: str) -> None:
+    """Take answers again. Released reports stay as released: a new release for a leader needs
+    enough new responses in every group that changed (:mod:`assessment.releases`), so reopening
+    can never be used to learn one late rater's answers from the difference."""
+    if cohort.is_open:
+        raise CohortError("this cohort is already open")
+    cohort.status = CohortStatus.OPEN
+    cohort.closed_at = None
+    session.flush()
+    audit.record(session, actor, "cohort.reopen", f"cohort:{cohort.slug}")
+
+
+MAX_REMINDER_DAYS = 60
+
+
+def set_schedule(
+    session: Session,
+    cohort: Cohort,
+    deadline: date | None,
+    reminder_days: Sequence[int],
+    actor: str,
+) -> None:
+    """The deadline and the days before it on which ``cl360 reminders send`` reminds raters."""
+    days = sorted({int(d) for d in reminder_days}, reverse=True)
+    if any(d < 0 or d > MAX_REMINDER_DAYS for d in days):
+        raise CohortError(f"reminder days must be between 0 and {MAX_REMINDER_DAYS}")
+    if days and deadline is None:
+        raise CohortError("set a deadline for reminders to be counted back from")
+    cohort.deadline = deadline
+    cohort.reminder_days = days
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "cohort.schedule",
+        f"cohort:{cohort.slug}",
+        deadline=deadline.isoformat() if deadline else None,
+        reminder_days=days,
+    )
+
+
 @dataclass(frozen=True)
 class GroupProgress:
     """How many of a rater group have submitted, against the minimum that shows them."""
@@ -123,14 +198,49 @@ class LeaderProgress:
     others_submitted: int
     others_minimum: int
 
+    @property
+    def others_met(self) -> bool:
+        return self.others_submitted >= self.others_minimum
 
-def completion(session: Session, cohort: Cohort) -> list[LeaderProgress]:
+    @property
+    def below_minimum(self) -> bool:
+        """Some group with invitations, or Others, has fewer responses than its minimum."""
+        return not self.others_met or any(g.invited and not g.met for g in self.groups)
+
+
+FILTERS = {
+    "all": "All leaders",
+    "below": "Below a minimum",
+    "self": "Self-assessment not done",
+    "complete": "Every minimum met",
+}
+
+
+def filter_progress(
+    progress: Sequence[LeaderProgress], show: str = "all", department: str | None = None
+) -> list[LeaderProgress]:
+    """The dashboard's filters: by completion state and by department."""
+    keep = {
+        "below": lambda p: p.below_minimum,
+        "self": lambda p: not p.self_done,
+        "complete": lambda p: not p.below_minimum and p.self_done,
+    }.get(show, lambda p: True)
+    return [
+        p
+        for p in progress
+        if keep(p) and (not department or (p.leader.department or "") == department)
+    ]
+
+
+def completion(
+    session: Session, cohort: Cohort, leaders: Sequence[Leader] | None = None
+) -> list[LeaderProgress]:
     """Completion per leader and rater group, counted from invitation statuses (never answers)."""
     instrument = cohort_instrument(cohort)
+    leaders = cohort.leaders if leaders is None else leaders
     rows = session.execute(
         select(Invitation.leader_id, Invitation.relationship_, Invitation.status, func.count())
-        .join(Leader)
-        .where(Leader.cohort_id == cohort.id)
+        .where(Invitation.leader_id.in_([leader.id for leader in leaders]))
         .group_by(Invitation.leader_id, Invitation.relationship_, Invitation.status)
     ).all()
     invited: dict[tuple[int, str], int] = {}
@@ -141,7 +251,7 @@ def completion(session: Session, cohort: Cohort) -> list[LeaderProgress]:
         if status == InvitationStatus.SUBMITTED:
             submitted[key] = submitted.get(key, 0) + count
     progress = []
-    for leader in cohort.leaders:
+    for leader in leaders:
         groups = [
             GroupProgress(
                 g.id,

@@ -46,12 +46,36 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "MAIL_USERNAME": ("(unset)", "SMTP user"),
     "MAIL_PASSWORD": ("(unset)", "SMTP password"),
     "MAIL_USE_TLS": ("true", "STARTTLS on the SMTP connection"),
+    "MAIL_USE_SSL": ("false", "TLS from the first byte (usually port 465) instead of STARTTLS"),
     "MAIL_FROM": ("cl360@localhost", "sender address of outgoing mail"),
+    "MAIL_TIMEOUT": ("30", "seconds to wait for the SMTP server"),
 }
 
 
 class ConfigurationError(RuntimeError):
     """A setting is missing or unsafe for the environment the app is started in."""
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    """SMTP settings; with no ``server`` every message goes to the in-app outbox instead."""
+
+    server: str = ""
+    port: int = 587
+    username: str = ""
+    password: str = field(default="", repr=False)
+    use_tls: bool = True
+    use_ssl: bool = False
+    sender: str = "cl360@localhost"
+    timeout: float = 30.0
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.server)
+
+
+def _flag(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
 @dataclass
@@ -65,7 +89,7 @@ class Settings:
     base_url: str = "http://127.0.0.1:5000"
     production: bool = False
     ratelimit_storage_uri: str = "memory://"
-    mail: dict[str, Any] = field(default_factory=dict)
+    mail: MailSettings = field(default_factory=MailSettings)
     testing: bool = False
 
     @classmethod
@@ -87,14 +111,16 @@ class Settings:
             base_url=env.get("CL360_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
             production=production,
             ratelimit_storage_uri=env.get("RATELIMIT_STORAGE_URI", "memory://"),
-            mail={
-                "server": env.get("MAIL_SERVER", ""),
-                "port": int(env.get("MAIL_PORT", "587")),
-                "username": env.get("MAIL_USERNAME", ""),
-                "password": env.get("MAIL_PASSWORD", ""),
-                "use_tls": env.get("MAIL_USE_TLS", "true").lower() in {"1", "true", "yes"},
-                "sender": env.get("MAIL_FROM", "cl360@localhost"),
-            },
+            mail=MailSettings(
+                server=env.get("MAIL_SERVER", ""),
+                port=int(env.get("MAIL_PORT", "587")),
+                username=env.get("MAIL_USERNAME", ""),
+                password=env.get("MAIL_PASSWORD", ""),
+                use_tls=_flag(env.get("MAIL_USE_TLS", "true")),
+                use_ssl=_flag(env.get("MAIL_USE_SSL", "false")),
+                sender=env.get("MAIL_FROM", "cl360@localhost"),
+                timeout=float(env.get("MAIL_TIMEOUT", "30")),
+            ),
         )
 
     def flask_config(self) -> dict[str, Any]:
@@ -108,6 +134,8 @@ class Settings:
             "RATELIMIT_STORAGE_URI": self.ratelimit_storage_uri,
             "RATELIMIT_ENABLED": not self.testing,
             "MAX_CONTENT_LENGTH": 5 * 1024 * 1024,
+            "BABEL_TRANSLATION_DIRECTORIES": str(PROJECT_ROOT / "assessment" / "translations"),
+            "BABEL_DEFAULT_LOCALE": "en",
         }
 
 

@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, IntegerField, PasswordField, SelectField, StringField
+from flask_wtf.file import FileField, FileRequired
+from wtforms import (
+    DateField,
+    EmailField,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Email, InputRequired, Length, NumberRange, Optional
 
+from assessment.instruments import Instrument
 from assessment.models import Relationship
 
 RELATIONSHIP_LABELS = {
@@ -34,6 +45,9 @@ class LoginForm(FlaskForm):
 class CohortForm(FlaskForm):
     name = StringField("Cohort name", validators=[InputRequired(), Length(max=200)])
     instrument = SelectField("Questionnaire", validators=[InputRequired()])
+    language = SelectField(
+        "Main language", default="en", validate_choice=False, validators=[Optional()]
+    )
 
 
 class LeaderForm(FlaskForm):
@@ -57,3 +71,66 @@ class InvitationForm(FlaskForm):
     count = IntegerField(
         "How many links", default=1, validators=[InputRequired(), NumberRange(min=1, max=30)]
     )
+    language = SelectField(
+        "Language of the questionnaire", validate_choice=False, validators=[Optional()]
+    )
+
+
+# -- Running a campaign ------------------------------------------------------------------------
+
+
+class ImportForm(FlaskForm):
+    """A CSV upload; the file is read and checked whole by :mod:`assessment.imports`."""
+
+    file = FileField("CSV file", validators=[FileRequired("Choose a CSV file to upload")])
+
+
+class ScheduleForm(FlaskForm):
+    deadline = DateField("Deadline", validators=[Optional()])
+    reminder_days = StringField(
+        "Remind on these days before the deadline", validators=[Optional(), Length(max=100)]
+    )
+
+    def days(self) -> list[int]:
+        text = (self.reminder_days.data or "").replace(";", ",")
+        try:
+            return [int(part) for part in text.split(",") if part.strip()]
+        except ValueError:
+            raise ValueError(
+                "give whole numbers of days separated by commas, e.g. 7, 3, 1"
+            ) from None
+
+
+class NominationForm(FlaskForm):
+    name = StringField("Their name", validators=[InputRequired(), Length(max=200)])
+    email = EmailField("Their email", validators=[InputRequired(), Email(), Length(max=320)])
+    relationship = SelectField("How they work with you", validators=[InputRequired()])
+
+
+class DecisionForm(FlaskForm):
+    """The coach's decision on one nomination, with the fields open to correction."""
+
+    name = StringField("Name", validators=[InputRequired(), Length(max=200)])
+    email = EmailField("Email", validators=[InputRequired(), Email(), Length(max=320)])
+    relationship = SelectField("Relationship", validators=[InputRequired()])
+
+
+class RedactionForm(FlaskForm):
+    handle = HiddenField(validators=[InputRequired(), Length(max=64)])
+    text = TextAreaField("Comment as it will appear", validators=[Length(max=5000)])
+
+
+class PlanForm(FlaskForm):
+    purpose = TextAreaField("What is your leadership for?", validators=[Length(max=8000)])
+    pressure = TextAreaField(
+        "What do I notice in myself under pressure?", validators=[Length(max=8000)]
+    )
+    courage = TextAreaField("Where do I need courage?", validators=[Length(max=8000)])
+
+
+def observer_choices(instrument: Instrument) -> list[SelectChoice]:
+    """The rater groups a nomination or a decision may name: the instrument's observer groups."""
+    return [
+        SelectChoice(g.id, RELATIONSHIP_LABELS[Relationship(g.id)])
+        for g in instrument.observer_groups
+    ]

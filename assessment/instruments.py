@@ -374,3 +374,42 @@ def discover_instruments(folder: Path) -> tuple[list[Instrument], list[Problem]]
         except InstrumentError as error:
             problems.extend(error.problems)
     return instruments, problems
+
+
+def translation_problems(base: Instrument, translation: Instrument) -> list[str]:
+    """Why ``translation`` is not the same questionnaire as ``base`` in another language.
+
+    A translation may change every text, and nothing else: the same id and version, the same
+    scale points and "not able to rate" choice, the same dimensions, items (each in the same
+    dimension, with the same ``reverse``), open questions, rater groups and minimums, in the
+    same order. Then answers in either language pool into one set of scores, item by item.
+    """
+    problems = []
+    if (translation.id, translation.version) != (base.id, base.version):
+        problems.append(f"it is {translation.key}, not {base.key}")
+    if translation.language == base.language:
+        problems.append(f"it has the same language ({base.language})")
+    if (translation.scale.points, translation.scale.not_able_to_rate) != (
+        base.scale.points,
+        base.scale.not_able_to_rate,
+    ):
+        problems.append("its scale differs")
+    shapes = {
+        "dimensions": lambda i: [d.id for d in i.dimensions],
+        "items": lambda i: [(x.id, x.dimension, x.reverse) for x in i.items],
+        "open questions": lambda i: [q.id for q in i.open_questions],
+        "rater groups": lambda i: [(g.id, g.minimum) for g in i.rater_groups],
+        "thresholds": lambda i: i.thresholds,
+    }
+    for what, shape in shapes.items():
+        if shape(translation) != shape(base):
+            problems.append(f"its {what} differ")
+    return problems
+
+
+def language_variants(instruments: Iterable[Instrument]) -> dict[str, list[Instrument]]:
+    """Instruments grouped by id@version: one questionnaire in each of its languages."""
+    variants: dict[str, list[Instrument]] = {}
+    for instrument in instruments:
+        variants.setdefault(instrument.key, []).append(instrument)
+    return variants

@@ -11,16 +11,20 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     Enum,
+    Float,
     ForeignKey,
+    Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -89,6 +93,14 @@ class Cohort(Base):
     is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Campaign settings (docs/campaigns.md): reminders go out `reminder_days` before `deadline`.
+    deadline: Mapped[date | None] = mapped_column(Date)
+    reminder_days: Mapped[list[int]] = mapped_column(JSON, default=list)
+    # Other languages of the frozen instrument, {language tag: instrument data}, item ids 1:1.
+    translations: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Scoring settings (docs/scoring.md): a blind spot / hidden strength is an item where self
+    # and Others differ by at least this many scale points.
+    gap_threshold: Mapped[float] = mapped_column(Float, default=1.0, server_default="1.0")
 
     coach: Mapped[Coach] = relationship(back_populates="cohorts")
     leaders: Mapped[list[Leader]] = relationship(
@@ -110,6 +122,9 @@ class Leader(Base):
     email: Mapped[str] = mapped_column(String(320))
     department: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # The leader's personal link (nominations, progress, released report): only its hash is kept.
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    link_issued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     cohort: Mapped[Cohort] = relationship(back_populates="leaders")
     invitations: Mapped[list[Invitation]] = relationship(
@@ -134,6 +149,10 @@ class Invitation(Base):
     rater_name: Mapped[str | None] = mapped_column(String(200))
     rater_email: Mapped[str | None] = mapped_column(String(320))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Language of the questionnaire for this rater (None: the cohort's own language).
+    language: Mapped[str | None] = mapped_column(String(16))
+    # When the invitation mail last went out (None: never mailed, e.g. a link copied by hand).
+    invited_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     leader: Mapped[Leader] = relationship(back_populates="invitations")
     draft: Mapped[DraftResponse | None] = relationship(
@@ -198,6 +217,9 @@ class Comment(Base):
     )
     question_id: Mapped[str] = mapped_column(String(80), primary_key=True)
     text: Mapped[str] = mapped_column(Text)
+    # The moderated text the report shows: ``text`` with identifying spans replaced by
+    # "[redacted]" (assessment/moderation.py); the original is kept beside it.
+    redacted_text: Mapped[str | None] = mapped_column(Text)
 
 
 class AuditEvent(Base):
@@ -211,3 +233,130 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(80))
     target: Mapped[str] = mapped_column(String(200))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+# -- Running a campaign (issue 5): nominations, mail, reminders, release, development plans ----
+
+
+class NominationStatus(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class Nomination(Base):
+    """A rater the leader proposes; the coach approves (which invites them), edits or rejects."""
+
+    __tablename__ = "nomination"
+    __table_args__ = (UniqueConstraint("leader_id", "rater_email"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    leader_id: Mapped[int] = mapped_column(ForeignKey("leader.id", ondelete="CASCADE"), index=True)
+    rater_name: Mapped[str] = mapped_column(String(200))
+    rater_email: Mapped[str] = mapped_column(String(320))
+    relationship_: Mapped[Relationship] = mapped_column(
+        "relationship", _enum(Relationship, "relationship_kind")
+    )
+    status: Mapped[NominationStatus] = mapped_column(
+        _enum(NominationStatus, "nomination_status"), default=NominationStatus.PENDING
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decided_by: Mapped[str | None] = mapped_column(String(320))
+    invitation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("invitation.id", ondelete="SET NULL")
+    )
+
+    leader: Mapped[Leader] = relationship()
+
+
+class MailMessage(Base):
+    """Every message the product sends. ``body`` is kept only for the outbox (no SMTP set up).
+
+    A body holds a personal link, so mail that really went out over SMTP keeps only its
+    envelope: tokens are stored hashed everywhere else, and the log must not undo that.
+    """
+
+    __tablename__ = "mail_message"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cohort_id: Mapped[int | None] = mapped_column(
+        ForeignKey("cohort.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(40))
+    recipient: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str | None] = mapped_column(Text)
+    transport: Mapped[str] = mapped_column(String(10))  # "smtp" or "outbox"
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ReminderSent(Base):
+    """One reminder to one invitation; the unique key makes a repeated cron run send nothing twice."""
+
+    __tablename__ = "reminder_sent"
+    __table_args__ = (UniqueConstraint("invitation_id", "reminder_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invitation_id: Mapped[int] = mapped_column(
+        ForeignKey("invitation.id", ondelete="CASCADE"), index=True
+    )
+    reminder_key: Mapped[str] = mapped_column(String(80))
+    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ReportRelease(Base):
+    """A report given to its leader: who released it, when, and exactly which responses it used.
+
+    The response ids and counts feed the differencing rule (PRODUCT §4) for any later release;
+    the PDF is kept so the leader always reads what was released, not a regenerated report.
+    """
+
+    __tablename__ = "report_release"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    leader_id: Mapped[int] = mapped_column(ForeignKey("leader.id", ondelete="CASCADE"), index=True)
+    released_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    released_by: Mapped[str] = mapped_column(String(320))
+    # response id -> rater group of every response the report used, and counts per group
+    response_ids: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    pdf: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class DevelopmentPlan(Base):
+    """The leader's own goals, on the three questions of the model; only they write it."""
+
+    __tablename__ = "development_plan"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    leader_id: Mapped[int] = mapped_column(ForeignKey("leader.id", ondelete="CASCADE"), unique=True)
+    purpose: Mapped[str] = mapped_column(Text, default="")
+    pressure: Mapped[str] = mapped_column(Text, default="")
+    courage: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+
+# -- Psychometrics (issue 3): fitted leader profiles, stored as plain data ------------------
+
+
+class ProfileModelRecord(Base):
+    """A fitted profile model (PRODUCT §6) as JSON, never a pickle: see assessment/profiles.py.
+
+    One row per fit; the latest row of an instrument version is the one leaders are assigned to.
+    """
+
+    __tablename__ = "profile_model"
+    __table_args__ = (Index("ix_profile_model_instrument", "instrument_id", "instrument_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instrument_id: Mapped[str] = mapped_column(String(80))
+    instrument_version: Mapped[int] = mapped_column(Integer)
+    # Fitted on demo cohorts (synthetic people) or on real ones; the two never mix.
+    is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
+    k: Mapped[int] = mapped_column(Integer)
+    n_leaders: Mapped[int] = mapped_column(Integer)
+    model: Mapped[dict[str, Any]] = mapped_column(JSON)
+    fitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -7,13 +7,17 @@ is deleted in the same transaction that writes a :class:`Response` with no such 
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from array import array
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any
 
-from sqlalchemy import select
+import numpy as np
+from sqlalchemy import Select, String, case, cast, func, insert, select
 from sqlalchemy.orm import Session, selectinload
 
-from assessment.instruments import Instrument
+from assessment.instruments import RATER_GROUPS, Instrument
 from assessment.models import (
     Answer,
     Comment,
@@ -23,8 +27,9 @@ from assessment.models import (
     Leader,
     Relationship,
     Response,
+    new_response_id,
 )
-from assessment.scoring import RaterResponse
+from assessment.scoring import RaterResponse, ResponseTable
 
 NOT_ABLE_TO_RATE = "na"
 MAX_COMMENT_LENGTH = 4000
@@ -119,45 +124,238 @@ def submit(
         raise SubmissionError("this invitation can no longer take answers")
     if missing := missing_items(instrument, answers):
         raise SubmissionError(f"{len(missing)} items still need an answer or 'not able to rate'")
-    response = Response(
-        leader_id=invitation.leader_id,
-        relationship_=invitation.relationship_,
-        answers=[Answer(item_id=i, value=v) for i, v in answers.ratings.items()],
-        comments=[Comment(question_id=q, text=t) for q, t in answers.comments.items()],
+    store_responses(
+        session,
+        [
+            NewResponse(
+                invitation.leader_id, invitation.relationship_, answers.ratings, answers.comments
+            )
+        ],
     )
-    session.add(response)
     invitation.status = InvitationStatus.SUBMITTED
     invitation.draft = None
     session.flush()
 
 
-def leader_responses(session: Session, leader: Leader) -> list[RaterResponse]:
-    """Every submitted response for a leader, as plain data for the scoring layer."""
-    responses = session.scalars(
+@dataclass(frozen=True)
+class NewResponse:
+    """A complete questionnaire to store: from the rater form or from an imported file."""
+
+    leader_id: int
+    relationship: Relationship
+    ratings: Mapping[str, int | None]
+    comments: Mapping[str, str]
+
+
+STORE_BATCH = 500
+"""Responses written per round of bulk inserts (bounds memory on large imports)."""
+
+
+def store_responses(session: Session, responses: Iterable[NewResponse]) -> int:
+    """Write submitted responses exactly as PRODUCT §4 wants them, whatever their source.
+
+    Each gets a random id, no timestamp and no link to an invitation; answers and comments are
+    keyed by (response, item). Rows go in as bulk inserts (one statement per table and batch),
+    so importing thousands of paper responses costs what a handful of web submissions does per
+    row. Only flushes: the caller's transaction decides whether it all lands. Returns the count.
+    """
+    session.flush()
+    stored = 0
+    batches = iter(responses)
+    while batch := list(islice(batches, STORE_BATCH)):
+        response_rows, answer_rows, comment_rows = [], [], []
+        for new in batch:
+            response_id = new_response_id()
+            response_rows.append(
+                {"id": response_id, "leader_id": new.leader_id, "relationship_": new.relationship}
+            )
+            answer_rows += [
+                {"response_id": response_id, "item_id": item_id, "value": value}
+                for item_id, value in new.ratings.items()
+            ]
+            comment_rows += [
+                {"response_id": response_id, "question_id": question_id, "text": text}
+                for question_id, text in new.comments.items()
+            ]
+        session.execute(insert(Response), response_rows)
+        if answer_rows:
+            session.execute(insert(Answer), answer_rows)
+        if comment_rows:
+            session.execute(insert(Comment), comment_rows)
+        stored += len(batch)
+    return stored
+
+
+def leader_responses(
+    session: Session, leader: Leader, response_ids: Collection[str] | None = None
+) -> list[RaterResponse]:
+    """Every submitted response for a leader (or only ``response_ids``), for the scoring layer.
+
+    Ordered by response id, a random value, so the order says nothing about who answered when
+    and the same set always scores the same way.
+    """
+    return list(leader_responses_by_id(session, leader, response_ids).values())
+
+
+def leader_responses_by_id(
+    session: Session, leader: Leader, response_ids: Collection[str] | None = None
+) -> dict[str, RaterResponse]:
+    """A leader's responses keyed by response id: what the differencing rule works on
+    (:func:`assessment.scoring.regeneration_responses`)."""
+    query = (
         select(Response)
         .where(Response.leader_id == leader.id)
+        .order_by(Response.id)
         .options(selectinload(Response.answers))
     )
-    return [
-        RaterResponse(
+    if response_ids is not None:
+        query = query.where(Response.id.in_(list(response_ids)))
+    return {
+        r.id: RaterResponse(
             relationship=Relationship(r.relationship_).value,
             answers={a.item_id: a.value for a in r.answers},
         )
-        for r in responses
-    ]
+        for r in session.scalars(query)
+    }
 
 
-def observer_comments(session: Session, leader: Leader, instrument: Instrument) -> list[str]:
-    """Observers' comments for a leader, pooled across groups and questions.
+STREAM_ROWS = 20_000
+CODE_BASE = 16
 
-    Ordered by question then text, never by author: the report shuffles them itself.
+
+def cohort_response_table(
+    session: Session,
+    cohort_id: int,
+    instrument: Instrument,
+    response_ids: Mapping[int, Collection[str]] | None = None,
+) -> ResponseTable[int]:
+    """Every submitted response of a cohort's leaders as one :class:`ResponseTable`.
+
+    Keyed by leader id (every leader of the cohort, with or without responses, in id order).
+    One query per table whatever the cohort's size (never one per leader), the answers
+    streamed in batches, so scoring ten thousand leaders reads the answer table once.
+    ``response_ids`` limits chosen leaders to those responses (a report regenerated after a
+    release, see :func:`assessment.scoring.regeneration_responses`); other leaders keep all
+    of theirs. Each leader's responses are in response-id order, as in :func:`leader_responses`.
+    """
+    keys = list(
+        session.scalars(select(Leader.id).where(Leader.cohort_id == cohort_id).order_by(Leader.id))
+    )
+    position = {leader_id: index for index, leader_id in enumerate(keys)}
+    keep = {leader: set(ids) for leader, ids in (response_ids or {}).items()}
+    row_of: dict[str, int] = {}
+    leaders = array("q")
+    relationships = array("q")
+    codes = {group: code for code, group in enumerate(RATER_GROUPS)}
+    for response_id, leader_id, relationship in session.execute(
+        select(Response.id, Response.leader_id, Response.relationship_)
+        .join(Leader, Leader.id == Response.leader_id)
+        .where(Leader.cohort_id == cohort_id)
+        .order_by(Response.leader_id, Response.id)
+    ):
+        if leader_id in keep and response_id not in keep[leader_id]:
+            continue
+        row_of[response_id] = len(row_of)
+        leaders.append(position[leader_id])
+        relationships.append(codes[Relationship(relationship).value])
+    # Each response's answers come back as one text of codes "column * 16 + value" (scale
+    # points are at most 11), which NumPy parses in one go: a row per answer would cost a
+    # Python tuple and two strings for each of a large cohort's millions of answers.
+    column = case(
+        {item.id: index for index, item in enumerate(instrument.items)},
+        value=Answer.item_id,
+        else_=-1,
+    )
+    code = column * CODE_BASE + Answer.value
+    joined = (
+        func.string_agg(cast(code, String), ",")
+        if session.get_bind().dialect.name == "postgresql"
+        else func.group_concat(code, ",")
+    )
+    texts: list[str] = []
+    rows = array("q")
+    lengths = array("q")
+    for batch in _driver_batches(
+        session,
+        select(Response.id, joined)
+        .join(Leader, Leader.id == Response.leader_id)
+        .join(Answer, Answer.response_id == Response.id)
+        .where(Leader.cohort_id == cohort_id, Answer.value.is_not(None))
+        .group_by(Response.id),
+    ):
+        for response_id, text in batch:
+            row = row_of.get(response_id)
+            if row is not None:
+                texts.append(text)
+                rows.append(row)
+                lengths.append(text.count(",") + 1)
+    matrix = np.full((len(row_of), len(instrument.items)), np.nan)
+    if texts:
+        codes = np.fromstring(",".join(texts), dtype=np.int64, sep=",")
+        row_index = np.repeat(
+            np.frombuffer(rows, dtype=np.int64), np.frombuffer(lengths, dtype=np.int64)
+        )
+        known = codes >= 0
+        matrix[row_index[known], codes[known] // CODE_BASE] = codes[known] % CODE_BASE
+    return ResponseTable(
+        keys,
+        np.frombuffer(leaders, dtype=np.int64).astype(np.intp),
+        np.frombuffer(relationships, dtype=np.int64).astype(np.intp),
+        matrix,
+    )
+
+
+def _driver_batches(session: Session, statement: Select[Any]) -> Iterator[list[tuple[Any, ...]]]:
+    """A query's rows as plain tuples in batches, straight from the database driver's cursor.
+
+    For the millions of answers of a large cohort: SQLAlchemy's result rows double the cost
+    of reading them. The statement is compiled by SQLAlchemy for the session's database (its
+    only parameters are ids, rendered inline); on PostgreSQL a server-side cursor streams the
+    rows instead of loading them all into memory at once.
+    """
+    connection = session.connection()
+    sql = str(statement.compile(connection, compile_kwargs={"literal_binds": True}))
+    driver = connection.connection.driver_connection
+    cursor = (
+        driver.cursor(name="cl360_stream")
+        if connection.dialect.name == "postgresql"
+        else driver.cursor()
+    )
+    try:
+        cursor.execute(sql)
+        while batch := cursor.fetchmany(STREAM_ROWS):
+            yield batch
+    finally:
+        cursor.close()
+
+
+def observer_comments(
+    session: Session,
+    leader: Leader,
+    instrument: Instrument,
+    response_ids: Collection[str] | None = None,
+) -> list[str]:
+    """Observers' comments for a leader (or of ``response_ids`` only), pooled across groups and
+    questions.
+
+    Ordered by question then text, never by author: the report shuffles them itself. A comment
+    the coach moderated is given as redacted (``assessment.moderation``), never the original.
     """
     order = {q.id: index for index, q in enumerate(instrument.open_questions)}
-    rows = session.execute(
-        select(Comment.question_id, Comment.text)
+    query = (
+        select(Comment.question_id, func.coalesce(Comment.redacted_text, Comment.text))
         .join(Response)
         .where(Response.leader_id == leader.id, Response.relationship_ != Relationship.SELF)
-    ).all()
+    )
+    if response_ids is not None:
+        query = query.where(Response.id.in_(list(response_ids)))
+    rows = session.execute(query).all()
     return [
         text for _, text in sorted(rows, key=lambda row: (order.get(row[0], len(order)), row[1]))
     ]
+
+
+def set_language(session: Session, invitation: Invitation, language: str) -> None:
+    """The rater's choice of language for their questionnaire (a translation of the same items)."""
+    invitation.language = language
+    session.flush()

@@ -1,31 +1,53 @@
-"""Scores for one leader, with PRODUCT §4's anonymity rules enforced here and nowhere else.
+"""Scores for leaders, with PRODUCT §4's anonymity rules enforced here and nowhere else.
 
 Everything that leaves this module has already been through the thresholds: a figure computed
 from fewer raters than its group's minimum is never returned, only a :class:`Withheld` note that
 says why. Reports, pages and exports can therefore show whatever they are given.
 
-Pure Python: data in, data out. Conventions (PRODUCT §5): reversed items score
+Pure: data in, data out, no Flask and no database. One leader (:func:`score_leader`) or a whole
+cohort at once (:func:`score_leaders`, the same rules on NumPy arrays, so ten thousand leaders
+take seconds rather than minutes). Conventions (PRODUCT §5): reversed items score
 ``points + 1 - value``; "not able to rate" is missing; a rater counts for a dimension only when
 they answered at least half of its items; standard deviations use n - 1; figures needing n >= 2
 are absent for n = 1; confidence intervals use the t distribution; nothing is rounded here.
+Thresholds ("at least 1.0 scale point") are compared with a tolerance of :data:`TOLERANCE`, so a
+gap that is exactly 1 by hand is not lost to binary rounding (4.3333 - 3.3333 = 0.99999...).
+
+Besides one leader's figures this module holds the differencing rule across regenerated reports
+(:func:`regeneration_responses`); cohort-level figures are in :mod:`assessment.psychometrics`.
+The definitions are written out with their formulas in ``docs/scoring.md``.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
-import statistics
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cache, partial
+from itertools import compress
+from typing import Any, Generic, NamedTuple, TypeVar
 
-from scipy import stats as scipy_stats
+import numpy as np
+from scipy.special import stdtrit
 
-from assessment.instruments import OBSERVER_GROUPS, Instrument
+from assessment.instruments import OBSERVER_GROUPS, RATER_GROUPS, Instrument
 
-SCORING_VERSION = "1.0"
+# 1.1: blind spots, hidden strengths and other thresholds compare with TOLERANCE; Withheld
+# carries a machine-readable code; cohort figures (psychometrics) and profiles added.
+SCORING_VERSION = "1.1"
 OTHERS = "others"
 COMBINED = "peer_direct_report"
 DEFAULT_GAP_THRESHOLD = 1.0
 DISAGREEMENT_BELOW = 0.7
+TOLERANCE = 1e-9
+"""Slack on threshold comparisons: far below any difference a rating scale can produce."""
+
+# Why a group or figure is withheld, as a code an export can carry without any number.
+OTHERS_BELOW_MINIMUM = "others_below_minimum"
+GROUP_BELOW_MINIMUM = "group_below_minimum"
+FIGURE_BELOW_MINIMUM = "figure_below_minimum"
+COMPLEMENT = "complement"
 
 
 @dataclass(frozen=True)
@@ -36,9 +58,12 @@ class RaterResponse:
     answers: Mapping[str, int | None]
 
 
-@dataclass(frozen=True)
-class Stat:
-    """A figure over n raters. ``sd`` and the interval are ``None`` when n < 2."""
+class Stat(NamedTuple):
+    """A figure over n raters. ``sd``, the interval and r_wg are ``None`` when n < 2.
+
+    A named tuple rather than a frozen dataclass (like the rest of this module) because a
+    cohort export builds millions of them, and a named tuple is built three times faster.
+    """
 
     n: int
     mean: float
@@ -61,6 +86,8 @@ class Withheld:
     n: int
     minimum: int
     reason: str
+    code: str = ""
+    """One of the ``*_MINIMUM`` / :data:`COMPLEMENT` codes: the reason without any number."""
 
 
 @dataclass(frozen=True)
@@ -145,206 +172,550 @@ class Rules:
         return self.group_labels.get(group, group.replace("_", " ").capitalize())
 
 
+# -- the shape of an instrument ----------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class _Layout:
+    """The shape of an instrument that scoring walks through, worked out once per instrument.
+
+    Figures are numbered dimensions first, then items, each in instrument order.
+    """
+
+    points: int
+    item_ids: tuple[str, ...]
+    reverse: np.ndarray  # (items,) bool: reverse-keyed
+    dimension_ids: tuple[str, ...]
+    dimension_columns: tuple[np.ndarray, ...]  # item columns of each dimension
+    figure_ids: tuple[str, ...]
+    figure_keys: tuple[str, ...]  # "dimension:<id>" / "item:<id>"
+
+    @property
+    def n_dimensions(self) -> int:
+        return len(self.dimension_ids)
+
+    @classmethod
+    def of(cls, instrument: Instrument) -> _Layout:
+        # Memoised per instrument object: scoring asks for it once per call.
+        cached = _LAYOUTS.get(id(instrument))
+        if cached is not None and cached[0] is instrument:
+            return cached[1]
+        item_ids = tuple(item.id for item in instrument.items)
+        column = {item_id: index for index, item_id in enumerate(item_ids)}
+        dimension_ids = tuple(d.id for d in instrument.dimensions)
+        layout = cls(
+            points=instrument.scale.points,
+            item_ids=item_ids,
+            reverse=np.array([item.reverse for item in instrument.items], dtype=bool),
+            dimension_ids=dimension_ids,
+            dimension_columns=tuple(
+                np.array([column[item.id] for item in instrument.items_of(d)], dtype=np.intp)
+                for d in dimension_ids
+            ),
+            figure_ids=dimension_ids + item_ids,
+            figure_keys=tuple(f"dimension:{d}" for d in dimension_ids)
+            + tuple(f"item:{i}" for i in item_ids),
+        )
+        if len(_LAYOUTS) >= 64:
+            _LAYOUTS.clear()
+        _LAYOUTS[id(instrument)] = (instrument, layout)
+        return layout
+
+
+_LAYOUTS: dict[int, tuple[Instrument, _Layout]] = {}
+
+
 # -- per-rater arithmetic ---------------------------------------------------------------
+
+
+def _scored(layout: _Layout, answers: np.ndarray) -> np.ndarray:
+    """Raw points (rows of raters, columns of items; NaN = not able to rate) -> item scores:
+    reverse-keyed items score ``points + 1 - value``."""
+    scored = answers.astype(float, copy=True)
+    scored[:, layout.reverse] = layout.points + 1 - scored[:, layout.reverse]
+    return scored
+
+
+def _figure_values(layout: _Layout, scored: np.ndarray) -> np.ndarray:
+    """Each rater's value for every figure: dimension scores, then the item scores.
+
+    A rater's dimension score is the mean of their answered items in it, only when they
+    answered at least half of them (2 of 4 count, 1 of 4 does not, 1 of 2 does); else NaN.
+    """
+    values = np.full((scored.shape[0], layout.n_dimensions + scored.shape[1]), np.nan)
+    values[:, layout.n_dimensions :] = scored
+    for index, columns in enumerate(layout.dimension_columns):
+        block = scored[:, columns]
+        answered = ~np.isnan(block)
+        count = answered.sum(axis=1)
+        counts = (count > 0) & (2 * count >= len(columns))
+        values[counts, index] = np.where(answered, block, 0.0).sum(axis=1)[counts] / count[counts]
+    return values
+
+
+def scored_matrix(instrument: Instrument, answers: np.ndarray) -> np.ndarray:
+    """Item scores of many raters (see :class:`ResponseTable` for the answers' layout)."""
+    return _scored(_Layout.of(instrument), answers)
 
 
 def scored_answers(instrument: Instrument, response: RaterResponse) -> dict[str, float]:
     """Item id -> scored value, for the items this rater actually rated."""
-    scored: dict[str, float] = {}
-    for item in instrument.items:
-        value = response.answers.get(item.id)
-        if value is not None:
-            scored[item.id] = (
-                float(instrument.scale.points + 1 - value) if item.reverse else float(value)
-            )
-    return scored
+    layout = _Layout.of(instrument)
+    row = _scored(layout, _answer_rows(layout, [response]))[0]
+    return {i: float(v) for i, v in zip(layout.item_ids, row, strict=True) if not math.isnan(v)}
 
 
 def dimension_scores(instrument: Instrument, scored: Mapping[str, float]) -> dict[str, float]:
     """A rater's score per dimension, only where they answered at least half of its items."""
-    result: dict[str, float] = {}
-    for dimension in instrument.dimensions:
-        item_ids = [item.id for item in instrument.items_of(dimension.id)]
-        answered = [scored[i] for i in item_ids if i in scored]
-        if answered and 2 * len(answered) >= len(item_ids):
-            result[dimension.id] = statistics.fmean(answered)
-    return result
+    layout = _Layout.of(instrument)
+    row = np.array([[scored.get(i, math.nan) for i in layout.item_ids]], dtype=float)
+    values = _figure_values(layout, row)[0, : layout.n_dimensions]
+    return {d: float(v) for d, v in zip(layout.dimension_ids, values, strict=True) if v == v}
+
+
+def _answer_rows(layout: _Layout, responses: Iterable[RaterResponse]) -> np.ndarray:
+    rows = [[r.answers.get(item_id) for item_id in layout.item_ids] for r in responses]
+    # dtype=float turns None ("not able to rate") into NaN.
+    return np.array(rows, dtype=float).reshape(len(rows), len(layout.item_ids))
+
+
+# -- many responses as arrays -----------------------------------------------------------
+
+K = TypeVar("K")
+_GROUP_CODE = {group: code for code, group in enumerate(RATER_GROUPS)}
+
+
+@dataclass(frozen=True, eq=False)
+class ResponseTable(Generic[K]):
+    """The responses of many leaders as arrays, one row per response: what scoring works on.
+
+    ``answers`` holds raw scale points in the instrument's item order, NaN for "not able to
+    rate"; ``relationship`` indexes :data:`~assessment.instruments.RATER_GROUPS` (self is 0);
+    ``leader`` indexes ``keys``, the caller's leader keys. Of several self-assessments of one
+    leader only the first row counts, so the order of rows must not depend on who answered
+    when (the database reads them in response-id order, a random value).
+    """
+
+    keys: list[K]
+    leader: np.ndarray
+    relationship: np.ndarray
+    answers: np.ndarray
+
+    @classmethod
+    def from_responses(
+        cls, instrument: Instrument, responses_by_leader: Mapping[K, Iterable[RaterResponse]]
+    ) -> ResponseTable[K]:
+        layout = _Layout.of(instrument)
+        keys: list[K] = []
+        leader: list[int] = []
+        relationship: list[int] = []
+        responses: list[RaterResponse] = []
+        for position, (key, given) in enumerate(responses_by_leader.items()):
+            keys.append(key)
+            for response in given:
+                code = _GROUP_CODE.get(response.relationship)
+                if code is None:
+                    raise ValueError(f"unknown relationship {response.relationship!r}")
+                leader.append(position)
+                relationship.append(code)
+                responses.append(response)
+        return cls(
+            keys,
+            np.array(leader, dtype=np.intp),
+            np.array(relationship, dtype=np.intp),
+            _answer_rows(layout, responses),
+        )
 
 
 # -- group arithmetic -------------------------------------------------------------------
 
 
+@cache
+def t_quantile(degrees_of_freedom: int) -> float:
+    """The two-sided 95% quantile of Student's t (what ``scipy.stats.t.ppf(0.975, df)`` gives,
+    without importing all of ``scipy.stats``); cached because each call costs ~100 µs."""
+    return float(stdtrit(degrees_of_freedom, 0.975))
+
+
+_new_stat = partial(tuple.__new__, Stat)
+"""Builds a :class:`Stat` from a 6-tuple at C speed (what ``Stat._make`` does, minus a frame)."""
+
+
+@dataclass(frozen=True, eq=False)
+class _Pool:
+    """Every figure of one kind of rater pool (a group, Others, self) for every leader at once.
+
+    Arrays are (leaders, figures); where n < 2 the spread, interval and r_wg are NaN.
+    """
+
+    n: np.ndarray
+    mean: np.ndarray
+    sd: np.ndarray
+    ci_low: np.ndarray
+    ci_high: np.ndarray
+    rwg: np.ndarray
+
+    @classmethod
+    def of(
+        cls, values: np.ndarray, leader: np.ndarray, n_leaders: int, scale_points: int | None
+    ) -> _Pool:
+        """Per-leader n, mean, SD (n - 1), 95% t interval and r_wg of each column of values.
+
+        Two passes (the spread is summed around the mean), as a hand calculation would.
+        """
+        present = ~np.isnan(values)
+        n = _per_leader(leader, present, n_leaders).astype(np.intp)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = _per_leader(leader, np.where(present, values, 0.0), n_leaders) / n
+            deviation = np.where(present, values - mean[leader], 0.0)
+            variance = _per_leader(leader, deviation * deviation, n_leaders) / (n - 1)
+            variance[n < 2] = np.nan
+            sd = np.sqrt(variance)
+            quantiles = np.array(
+                [np.nan] + [t_quantile(df) for df in range(1, max(n.max(initial=0), 1))]
+            )
+            half_width = quantiles[np.maximum(n - 1, 0)] * sd / np.sqrt(n)
+        if scale_points is None:
+            rwg = np.full(n.shape, np.nan)
+        else:
+            # r_wg = 1 - observed variance / variance of a uniform "no agreement" null, floored at 0.
+            rwg = np.maximum(0.0, 1 - variance / ((scale_points**2 - 1) / 12))
+        return cls(n, mean, sd, mean - half_width, mean + half_width, rwg)
+
+    def figures(self, leader: int) -> list[list[Any]]:
+        """One leader's mean, SD, interval bounds and r_wg per figure, as plain lists; the
+        four that need n >= 2 are None below that."""
+        values = np.stack(
+            [
+                self.mean[leader],
+                self.sd[leader],
+                self.ci_low[leader],
+                self.ci_high[leader],
+                self.rwg[leader],
+            ]
+        ).tolist()
+        for index in np.flatnonzero(self.n[leader] < 2).tolist():
+            for column in values[1:]:
+                column[index] = None
+        return values
+
+    def stat(self, leader: int, figure: int) -> Stat:
+        n = int(self.n[leader, figure])
+        if n < 2:
+            return Stat(n, float(self.mean[leader, figure]))
+        return Stat(
+            n,
+            float(self.mean[leader, figure]),
+            float(self.sd[leader, figure]),
+            float(self.ci_low[leader, figure]),
+            float(self.ci_high[leader, figure]),
+            None if math.isnan(self.rwg[leader, figure]) else float(self.rwg[leader, figure]),
+        )
+
+
+def _per_leader(leader: np.ndarray, values: np.ndarray, n_leaders: int) -> np.ndarray:
+    """Column sums of ``values`` per leader: one bincount over the flattened (leader, column)."""
+    width = values.shape[1]
+    cells = (leader[:, None] * width + np.arange(width)).ravel()
+    sums = np.bincount(cells, weights=values.ravel().astype(float), minlength=n_leaders * width)
+    return sums.reshape(n_leaders, width)
+
+
 def summarise(values: Sequence[float], scale_points: int | None = None) -> Stat:
     """n, mean, SD (n - 1), 95% t interval and r_wg of a list of scores (at least one)."""
-    n = len(values)
-    mean = statistics.fmean(values)
-    if n < 2:
-        return Stat(n=n, mean=mean)
-    sd = statistics.stdev(values)
-    half_width = float(scipy_stats.t.ppf(0.975, n - 1)) * sd / math.sqrt(n)
-    rwg = None
-    if scale_points is not None:
-        expected_variance = (scale_points**2 - 1) / 12
-        rwg = max(0.0, 1 - sd**2 / expected_variance)
-    return Stat(n=n, mean=mean, sd=sd, ci_low=mean - half_width, ci_high=mean + half_width, rwg=rwg)
+    column = np.asarray(values, dtype=float).reshape(-1, 1)
+    pool = _Pool.of(column, np.zeros(len(column), dtype=np.intp), 1, scale_points)
+    return pool.stat(0, 0)
 
 
-@dataclass
-class _Rater:
-    relationship: str
-    items: dict[str, float]
-    dimensions: dict[str, float]
-
-
-def _figures(instrument: Instrument, raters: Sequence[_Rater]) -> dict[str, list[float]]:
-    """Raw values per figure key ("dimension:<id>" / "item:<id>") for a set of raters."""
-    figures: dict[str, list[float]] = {}
-    for dimension in instrument.dimensions:
-        figures[f"dimension:{dimension.id}"] = [
-            r.dimensions[dimension.id] for r in raters if dimension.id in r.dimensions
-        ]
-    for item in instrument.items:
-        figures[f"item:{item.id}"] = [r.items[item.id] for r in raters if item.id in r.items]
-    return figures
+# -- one leader, or many at once -----------------------------------------------------------
 
 
 def score_leader(
     instrument: Instrument, responses: Iterable[RaterResponse], rules: Rules | None = None
 ) -> LeaderScores:
     """Score one leader's responses, returning only what the anonymity rules allow."""
-    rules = rules or Rules.from_instrument(instrument)
-    raters = []
-    for response in responses:
-        items = scored_answers(instrument, response)
-        raters.append(_Rater(response.relationship, items, dimension_scores(instrument, items)))
-
-    counts = dict.fromkeys(("self", *OBSERVER_GROUPS), 0)
-    for rater in raters:
-        counts[rater.relationship] = counts.get(rater.relationship, 0) + 1
-    observers = [r for r in raters if r.relationship != "self"]
-    counts[OTHERS] = len(observers)
-
-    self_raters = [r for r in raters if r.relationship == "self"][:1]
-    self_scores = _group("self", self_raters, instrument, rules, minimum=1) if self_raters else None
-
-    withheld: list[Withheld] = []
-    if len(observers) < rules.others_minimum:
-        if observers:
-            withheld.append(
-                Withheld(
-                    OTHERS,
-                    rules.label(OTHERS),
-                    len(observers),
-                    rules.others_minimum,
-                    "too few observers responded for any observer scores to be shown",
-                )
-            )
-        return _assemble(instrument, rules, self_scores, None, [], withheld, False, counts)
-
-    candidates = _group_candidates(observers, rules, withheld)
-    others_figures = _figures(instrument, observers)
-    groups = [_group(key, members, instrument, rules) for key, members in candidates]
-    groups = _suppress_complements(others_figures, groups, rules)
-    others = _group(OTHERS, observers, instrument, rules)
-    comments_allowed = len(observers) >= rules.comments_minimum
-    return _assemble(
-        instrument, rules, self_scores, others, groups, withheld, comments_allowed, counts
-    )
+    table = ResponseTable.from_responses(instrument, {0: list(responses)})
+    return score_leaders(instrument, table, rules)[0]
 
 
-def _group_candidates(
-    observers: Sequence[_Rater], rules: Rules, withheld: list[Withheld]
-) -> list[tuple[str, list[_Rater]]]:
-    """Which observer groups may stand on their own; the others are noted in ``withheld``."""
-    members = {g: [r for r in observers if r.relationship == g] for g in OBSERVER_GROUPS}
-    shown: list[tuple[str, list[_Rater]]] = []
-    below: dict[str, list[_Rater]] = {}
-    for group in OBSERVER_GROUPS:
-        raters = members[group]
-        if not raters:
-            continue
-        if len(raters) >= rules.minimum(group):
-            shown.append((group, raters))
-        else:
-            below[group] = raters
-    combined = below.get("peer", []) + below.get("direct_report", [])
-    if "peer" in below and "direct_report" in below and len(combined) >= rules.minimum(COMBINED):
-        shown.append((COMBINED, combined))
-        del below["peer"], below["direct_report"]
-    for group, raters in below.items():
-        withheld.append(
-            Withheld(
-                group,
-                rules.label(group),
-                len(raters),
-                rules.minimum(group),
-                f"fewer than {rules.minimum(group)} responded; their answers count in Others only",
-            )
-        )
-    return shown
+def score_leaders(
+    instrument: Instrument, table: ResponseTable[K], rules: Rules | None = None
+) -> ScoredLeaders[K]:
+    """Score many leaders at once; for each exactly what :func:`score_leader` would return.
 
-
-def _group(
-    key: str,
-    raters: Sequence[_Rater],
-    instrument: Instrument,
-    rules: Rules,
-    minimum: int | None = None,
-) -> GroupScores:
-    minimum = rules.minimum(key) if minimum is None else minimum
-    dimensions: dict[str, Stat] = {}
-    items: dict[str, Stat] = {}
-    hidden: dict[str, Withheld] = {}
-    points = instrument.scale.points
-    for figure, values in _figures(instrument, raters).items():
-        kind, _, figure_id = figure.partition(":")
-        if len(values) < minimum:
-            if values or kind == "dimension":
-                hidden[figure] = Withheld(
-                    key,
-                    rules.label(key),
-                    len(values),
-                    minimum,
-                    f"only {len(values)} of the {rules.label(key)} raters rated this (minimum {minimum})",
-                )
-            continue
-        (dimensions if kind == "dimension" else items)[figure_id] = summarise(values, points)
-    return GroupScores(key, rules.label(key), len(raters), minimum, dimensions, items, hidden)
-
-
-def _suppress_complements(
-    others_figures: Mapping[str, list[float]], groups: list[GroupScores], rules: Rules
-) -> list[GroupScores]:
-    """Hide figures whose withheld remainder could be worked out by subtraction.
-
-    Others includes raters whose own group is too small to show. If Others and every shown
-    group are printed, Others' total minus the shown groups' totals is the sum of those hidden
-    raters; when fewer than the Others minimum remain hidden that sum exposes them. Withhold the
-    smallest shown group's figure until the remainder is zero or large enough.
+    The arithmetic runs on whole arrays (a cohort of ten thousand leaders in well under a
+    second); the anonymity rules are applied to every leader and figure at once, in the
+    same order as the rules are written in PRODUCT §4 and ``docs/scoring.md``.
     """
-    by_key = {g.key: g for g in groups}
-    for figure, values in others_figures.items():
-        kind, _, figure_id = figure.partition(":")
-        while shown := [g for g in by_key.values() if figure_id in _figures_of(g, kind)]:
-            remainder = len(values) - sum(_figures_of(g, kind)[figure_id].n for g in shown)
-            # Too few observers rated this at all: no group may show it (PRODUCT §4).
-            too_few_overall = len(values) < rules.others_minimum
-            if not too_few_overall and not 0 < remainder < rules.others_minimum:
-                break
-            smallest = min(shown, key=lambda g: (_figures_of(g, kind)[figure_id].n, g.key))
-            stat = _figures_of(smallest, kind).pop(figure_id)
-            smallest.withheld_figures[figure] = Withheld(
-                smallest.key,
-                smallest.label,
-                stat.n,
-                smallest.minimum,
-                "withheld so that the answers of raters in smaller groups cannot be worked out by subtraction",
+    rules = rules or Rules.from_instrument(instrument)
+    return ScoredLeaders(_Scoring(instrument, table, rules))
+
+
+class _Scoring:
+    """The figures and anonymity decisions of :func:`score_leaders`, as arrays."""
+
+    def __init__(self, instrument: Instrument, table: ResponseTable[Any], rules: Rules) -> None:
+        self.instrument = instrument
+        self.table = table
+        self.rules = rules
+        self.layout = layout = _Layout.of(instrument)
+        n_leaders = len(table.keys)
+        values = _figure_values(layout, _scored(layout, table.answers))
+        relationship = table.relationship
+        leader = table.leader
+        self.counts = np.bincount(
+            leader * len(RATER_GROUPS) + relationship, minlength=n_leaders * len(RATER_GROUPS)
+        ).reshape(n_leaders, len(RATER_GROUPS))
+        self.observers = self.counts[:, 1:].sum(axis=1)
+        self.combined_count = (
+            self.counts[:, _GROUP_CODE["peer"]] + self.counts[:, _GROUP_CODE["direct_report"]]
+        )
+        self.others_shown = self.observers >= rules.others_minimum
+        # Only the first self-assessment of a leader counts.
+        self_rows = np.flatnonzero(relationship == _GROUP_CODE["self"])
+        _, first = np.unique(leader[self_rows], return_index=True)
+        rows = {
+            "self": self_rows[first],
+            OTHERS: np.flatnonzero(relationship != _GROUP_CODE["self"]),
+            COMBINED: np.flatnonzero(
+                (relationship == _GROUP_CODE["peer"])
+                | (relationship == _GROUP_CODE["direct_report"])
+            ),
+        } | {g: np.flatnonzero(relationship == _GROUP_CODE[g]) for g in OBSERVER_GROUPS}
+        points = layout.points
+        self.pools = {
+            key: _Pool.of(values[found], leader[found], n_leaders, points)
+            for key, found in rows.items()
+        }
+        self._decide()
+
+    def _group_count(self, group: str) -> np.ndarray:
+        """Raters per leader in an observer group (or in peers and direct reports together)."""
+        if group == COMBINED:
+            return self.combined_count
+        return self.counts[:, _GROUP_CODE[group]]
+
+    def _decide(self) -> None:
+        """Which groups and figures may be shown (PRODUCT §4), as boolean arrays.
+
+        ``shown[group]`` is per leader, ``figure_shown`` / ``below`` / ``complement`` per
+        leader and figure; a group is a candidate only when Others itself may be shown.
+        """
+        rules = self.rules
+        is_dimension = np.arange(len(self.layout.figure_ids)) < self.layout.n_dimensions
+        self.shown: dict[str, np.ndarray] = {}
+        self.below_group: dict[str, np.ndarray] = {}
+        for group in OBSERVER_GROUPS:
+            count = self._group_count(group)
+            self.shown[group] = self.others_shown & (count >= rules.minimum(group))
+            self.below_group[group] = (
+                self.others_shown & (count > 0) & (count < rules.minimum(group))
             )
-    return list(by_key.values())
+        self.shown[COMBINED] = (
+            self.below_group["peer"]
+            & self.below_group["direct_report"]
+            & (self._group_count(COMBINED) >= rules.minimum(COMBINED))
+        )
+        for group in ("peer", "direct_report"):
+            self.below_group[group] &= ~self.shown[COMBINED]
+        self.shown[OTHERS] = self.others_shown
+        self.shown["self"] = self.counts[:, _GROUP_CODE["self"]] > 0
+        self.figure_shown: dict[str, np.ndarray] = {}
+        self.below: dict[str, np.ndarray] = {}
+        self.complement: dict[str, np.ndarray] = {}
+        for key, pool in self.pools.items():
+            minimum = 1 if key == "self" else rules.minimum(key)
+            group_shown = self.shown[key][:, None]
+            self.figure_shown[key] = group_shown & (pool.n >= minimum)
+            self.below[key] = group_shown & (pool.n < minimum) & ((pool.n > 0) | is_dimension)
+            self.complement[key] = np.zeros_like(pool.n, dtype=bool)
+        self._suppress_complements()
+
+    def _suppress_complements(self) -> None:
+        """Hide figures whose withheld remainder could be worked out by subtraction.
+
+        Others includes raters whose own group is too small to show. If Others and every shown
+        group are printed, Others' total minus the shown groups' totals is the sum of those
+        hidden raters; when that remainder is smaller than :func:`exposure_minimum` allows, it
+        exposes them. Withhold the smallest shown group's figure (ties: the group key first in
+        alphabetical order) until the remainder is zero or large enough. Too few observers
+        for a figure at all: no group may show it.
+        """
+        rules = self.rules
+        candidates = [*OBSERVER_GROUPS, COMBINED]
+        rank = {group: position for position, group in enumerate(sorted(candidates))}
+        others_n = self.pools[OTHERS].n
+        too_few = others_n < rules.others_minimum
+        single = {g: max(rules.others_minimum, rules.minimum(g)) for g in OBSERVER_GROUPS}
+        for _ in range(len(candidates) + 1):
+            shown = {g: self.figure_shown[g] for g in candidates}
+            remainder = others_n - sum(np.where(shown[g], self.pools[g].n, 0) for g in candidates)
+            hidden_kinds = np.zeros_like(others_n)
+            single_minimum = np.zeros_like(others_n)
+            for group in OBSERVER_GROUPS:
+                covered = shown[group] | (
+                    shown[COMBINED] if group in ("peer", "direct_report") else False
+                )
+                hidden = (self.pools[group].n > 0) & ~covered
+                hidden_kinds += hidden
+                single_minimum += np.where(hidden, single[group], 0)
+            minimum = np.where(hidden_kinds == 1, single_minimum, rules.others_minimum)
+            safe = ~too_few & ((remainder == 0) | (remainder >= minimum))
+            need = np.logical_or.reduce([shown[g] for g in candidates]) & ~safe
+            if not need.any():
+                return
+            order = np.stack(
+                [
+                    np.where(shown[g], self.pools[g].n * 8 + rank[g], np.iinfo(np.intp).max)
+                    for g in candidates
+                ]
+            )
+            smallest = np.argmin(order, axis=0)
+            for index, group in enumerate(candidates):
+                drop = need & (smallest == index)
+                self.figure_shown[group] = self.figure_shown[group] & ~drop
+                self.complement[group] = self.complement[group] | drop
+
+    # -- back to plain data ---------------------------------------------------------------
+    def dimension_means(self, key: str) -> list[dict[str, float]]:
+        """Per leader, the pool's shown dimension scores ("self" or Others), straight from the
+        arrays: what norms, agreement types and profiles need, without building every figure."""
+        split = self.layout.n_dimensions
+        means = self.pools[key].mean[:, :split].tolist()
+        shown = self.figure_shown[key][:, :split].tolist()
+        ids = self.layout.dimension_ids
+        return [
+            dict(compress(zip(ids, row, strict=True), flags))
+            for row, flags in zip(means, shown, strict=True)
+        ]
+
+    def leader(self, position: int) -> LeaderScores:
+        """Everything the rules let out for the leader at ``position`` of the table."""
+        rules = self.rules
+        counts = dict(zip(RATER_GROUPS, self.counts[position].tolist(), strict=True))
+        counts[OTHERS] = int(self.observers[position])
+        self_scores = None
+        if self.shown["self"][position]:
+            self_scores = self._group("self", 1, 1, position)
+        withheld: list[Withheld] = []
+        if not self.others_shown[position]:
+            if counts[OTHERS]:
+                withheld.append(
+                    Withheld(
+                        OTHERS,
+                        rules.label(OTHERS),
+                        counts[OTHERS],
+                        rules.others_minimum,
+                        "too few observers responded for any observer scores to be shown",
+                        OTHERS_BELOW_MINIMUM,
+                    )
+                )
+            return _assemble(self.instrument, rules, self_scores, None, [], withheld, False, counts)
+        groups = [
+            self._group(
+                group, int(self._group_count(group)[position]), rules.minimum(group), position
+            )
+            for group in (*OBSERVER_GROUPS, COMBINED)
+            if self.shown[group][position]
+        ]
+        for group in OBSERVER_GROUPS:
+            if self.below_group[group][position]:
+                minimum = rules.minimum(group)
+                withheld.append(
+                    Withheld(
+                        group,
+                        rules.label(group),
+                        counts[group],
+                        minimum,
+                        f"fewer than {minimum} responded; their answers count in Others only",
+                        GROUP_BELOW_MINIMUM,
+                    )
+                )
+        others = self._group(OTHERS, counts[OTHERS], rules.others_minimum, position)
+        comments_allowed = counts[OTHERS] >= rules.comments_minimum
+        return _assemble(
+            self.instrument, rules, self_scores, others, groups, withheld, comments_allowed, counts
+        )
+
+    def _group(self, key: str, n_raters: int, minimum: int, position: int) -> GroupScores:
+        pool = self.pools[key]
+        n = pool.n[position].tolist()
+        # One array per figure column, None where a figure has no spread (n < 2).
+        mean, sd, low, high, rwg = pool.figures(position)
+        shown = self.figure_shown[key][position].tolist()
+        layout = self.layout
+        split = layout.n_dimensions
+        stats = list(map(_new_stat, zip(n, mean, sd, low, high, rwg, strict=True)))
+        dimensions = dict(compress(zip(layout.dimension_ids, stats[:split], strict=True), shown))
+        items = dict(compress(zip(layout.item_ids, stats[split:], strict=True), shown[split:]))
+        hidden: dict[str, Withheld] = {}
+        label = self.rules.label(key)
+        for code, withheld in ((FIGURE_BELOW_MINIMUM, self.below), (COMPLEMENT, self.complement)):
+            for index in np.flatnonzero(withheld[key][position]).tolist():
+                reason = (
+                    f"only {n[index]} of the {label} raters rated this (minimum {minimum})"
+                    if code == FIGURE_BELOW_MINIMUM
+                    else "withheld so that the answers of raters in smaller groups cannot be "
+                    "worked out by subtraction"
+                )
+                hidden[layout.figure_keys[index]] = Withheld(
+                    key, label, n[index], minimum, reason, code
+                )
+        return GroupScores(key, label, n_raters, minimum, dimensions, items, hidden)
 
 
-def _figures_of(group: GroupScores, kind: str) -> dict[str, Stat]:
-    return group.dimensions if kind == "dimension" else group.items
+class ScoredLeaders(Mapping[K, LeaderScores]):
+    """The scores of many leaders, each :class:`LeaderScores` built when it is asked for.
+
+    A cohort of ten thousand leaders holds nearly two million figures; building them one
+    leader at a time (and letting each go once written) keeps memory flat. Asking twice for
+    a leader builds two equal objects.
+    """
+
+    def __init__(self, scoring: _Scoring) -> None:
+        self._scoring = scoring
+        self._position = {key: index for index, key in enumerate(scoring.table.keys)}
+
+    def __getitem__(self, key: K) -> LeaderScores:
+        return self._scoring.leader(self._position[key])
+
+    def __iter__(self) -> Iterator[K]:
+        return iter(self._position)
+
+    def __len__(self) -> int:
+        return len(self._position)
+
+    def others_means(self) -> dict[K, dict[str, float]]:
+        """Each leader's shown Others score per dimension (what ``scores.others`` holds)."""
+        return dict(zip(self._position, self._scoring.dimension_means(OTHERS), strict=True))
+
+    def self_means(self) -> dict[K, dict[str, float]]:
+        """Each leader's self score per dimension (what ``scores.self_scores`` holds)."""
+        return dict(zip(self._position, self._scoring.dimension_means("self"), strict=True))
+
+
+def exposure_minimum(relationships: Iterable[str], rules: Rules) -> int:
+    """The fewest raters whose pooled answers may be worked out (by subtraction or otherwise).
+
+    A pool mixing relationships is as safe as Others of that size, so it needs the Others
+    minimum. A pool of one relationship is that group shown in all but name, so it also needs
+    the group's own minimum when that is higher (peers configured to 5 must not be exposed as
+    3 peers just because Others accepts 3).
+    """
+    kinds = set(relationships)
+    if len(kinds) == 1:
+        return max(rules.others_minimum, rules.minimum(next(iter(kinds))))
+    return rules.others_minimum
+
+
+def _members(group_key: str) -> tuple[str, ...]:
+    """The relationships whose raters a shown group's figures pool."""
+    if group_key == OTHERS:
+        return OBSERVER_GROUPS
+    if group_key == COMBINED:
+        return ("peer", "direct_report")
+    return (group_key,)
 
 
 def _assemble(
@@ -365,16 +736,16 @@ def _assemble(
         for dim_id, stat in others.dimensions.items():
             if dim_id in self_scores.dimensions:
                 dimension_gaps[dim_id] = self_scores.dimensions[dim_id].mean - stat.mean
-        for item in instrument.items:
-            mine, theirs = self_scores.items.get(item.id), others.items.get(item.id)
+        threshold = rules.gap_threshold - TOLERANCE
+        for item_id in _Layout.of(instrument).item_ids:
+            mine, theirs = self_scores.items.get(item_id), others.items.get(item_id)
             if mine is None or theirs is None:
                 continue
-            flag = ItemFlag(item.id, mine.mean, theirs.mean)
-            item_gaps[item.id] = flag.gap
-            if flag.gap >= rules.gap_threshold:
-                blind_spots.append(flag)
-            elif -flag.gap >= rules.gap_threshold:
-                hidden_strengths.append(flag)
+            gap = item_gaps[item_id] = mine.mean - theirs.mean  # what ItemFlag.gap gives
+            if gap >= threshold:
+                blind_spots.append(ItemFlag(item_id, mine.mean, theirs.mean))
+            elif -gap >= threshold:
+                hidden_strengths.append(ItemFlag(item_id, mine.mean, theirs.mean))
     blind_spots.sort(key=lambda f: -f.gap)
     hidden_strengths.sort(key=lambda f: f.gap)
     return LeaderScores(
@@ -389,3 +760,177 @@ def _assemble(
         hidden_strengths=hidden_strengths,
         response_counts=counts,
     )
+
+
+# -- differencing across reports (PRODUCT §4) ---------------------------------------------
+#
+# A figure is a sum over raters divided by its n, and its SD gives the sum of squares too, so
+# two printed figures over overlapping rater pools give the pool difference away. Within one
+# report _suppress_complements guards Others against its shown groups. Across reports (a report
+# released, then regenerated after more responses came in) the same arithmetic applies to
+# every pair of printed figures, so the check is general: split the raters of each figure into
+# "atoms", the raters that lie in exactly the same printed pools. Any combination of printed
+# figures is a combination of atom totals, and no combination isolates less than an atom, so a
+# set of reports is safe when every atom is empty or at least its exposure minimum.
+
+
+@dataclass(frozen=True)
+class Exposure:
+    """Raters whose pooled answer to one figure could be worked out from the given reports."""
+
+    figure: str  # "dimension:<id>" or "item:<id>"
+    response_ids: frozenset[str]
+    minimum: int
+
+
+def exposures(
+    instrument: Instrument,
+    reports: Sequence[Mapping[str, RaterResponse]],
+    rules: Rules | None = None,
+) -> list[Exposure]:
+    """Every pool of observers the reports' printed figures isolate below its exposure minimum.
+
+    Each report is given as the responses (by response id) it is computed from; the figures it
+    prints are what :func:`score_leader` returns for them. A pool that is exactly the raters of
+    a figure some report prints is allowed that group's own minimum (a manager shown alone with
+    a minimum of 1); any other pool needs :func:`exposure_minimum`. An empty list means safe.
+    """
+    rules = rules or Rules.from_instrument(instrument)
+    relationship = {i: r.relationship for report in reports for i, r in report.items()}
+    pools = [_printed_pools(instrument, report, rules) for report in reports]
+    return _exposed(pools, relationship, rules)
+
+
+_Pools = dict[str, list[tuple[frozenset[str], int]]]
+"""Figure key -> (response ids, group minimum) of every rater pool a report prints."""
+
+
+def _printed_pools(
+    instrument: Instrument, report: Mapping[str, RaterResponse], rules: Rules
+) -> _Pools:
+    """The raters behind each observer figure one report prints, with the group's minimum."""
+    layout = _Layout.of(instrument)
+    scores = score_leader(instrument, report.values(), rules)
+    ids = list(report)
+    relationships = [response.relationship for response in report.values()]
+    rated = ~np.isnan(
+        _figure_values(layout, _scored(layout, _answer_rows(layout, report.values())))
+    )
+    pools: _Pools = {}
+    for group in scores.shown:
+        members = _members(group.key)
+        for column, figure_id in enumerate(layout.figure_ids):
+            stats = group.dimensions if column < layout.n_dimensions else group.items
+            if figure_id not in stats:
+                continue
+            pool = frozenset(
+                ids[row]
+                for row in np.flatnonzero(rated[:, column])
+                if relationships[row] in members
+            )
+            pools.setdefault(layout.figure_keys[column], []).append(
+                (pool, rules.minimum(group.key))
+            )
+    return pools
+
+
+def _exposed(
+    reports: Sequence[_Pools], relationship: Mapping[str, str], rules: Rules
+) -> list[Exposure]:
+    """Split each figure's raters into atoms (same printed pools) and list the small ones."""
+    found: list[Exposure] = []
+    for figure in sorted({figure for pools in reports for figure in pools}):
+        printed = [entry for pools in reports for entry in pools.get(figure, [])]
+        signature: dict[str, list[int]] = {}
+        for index, (pool, _) in enumerate(printed):
+            for response_id in pool:
+                signature.setdefault(response_id, []).append(index)
+        atoms: dict[tuple[int, ...], set[str]] = {}
+        for response_id, indexes in signature.items():
+            atoms.setdefault(tuple(indexes), set()).add(response_id)
+        shown_as_is: dict[frozenset[str], int] = {}
+        for pool, minimum in printed:
+            shown_as_is[pool] = min(minimum, shown_as_is.get(pool, minimum))
+        for atom in map(frozenset, atoms.values()):
+            minimum = shown_as_is.get(atom)
+            if minimum is None:
+                minimum = exposure_minimum((relationship[r] for r in atom), rules)
+            if len(atom) < minimum:
+                found.append(Exposure(figure, atom, minimum))
+    return found
+
+
+@dataclass(frozen=True)
+class Regeneration:
+    """Which responses a regenerated report may be computed from, after an earlier release."""
+
+    response_ids: frozenset[str]
+    added: frozenset[str]
+    """Responses used that the latest released report did not use (empty: figures unchanged)."""
+    held_back: dict[str, int]
+    """New responses per relationship that may not be used yet, because they would expose."""
+
+    @property
+    def unchanged(self) -> bool:
+        return not self.added
+
+
+def regeneration_responses(
+    instrument: Instrument,
+    responses: Mapping[str, RaterResponse],
+    released: Sequence[Iterable[str]],
+    rules: Rules | None = None,
+) -> Regeneration:
+    """The responses a later report for a leader may use without exposing anyone by difference.
+
+    ``responses`` is every submitted response for the leader now, by response id; ``released``
+    lists the response ids each report already released to the leader was computed from,
+    oldest first. The answer is the latest released set plus as many whole rater groups of new
+    responses as can be added without any figure, compared with every released report, giving
+    away a pool of raters smaller than its minimum (:func:`exposures`): in practice a group
+    joins when it has gained at least its minimum of new responses that rated every figure
+    shown, and the Others total has gained at least its minimum. New self-assessments always
+    join (the leader's own answers are no secret to the leader). Groups that cannot join yet are
+    counted in ``held_back``; the figures they would change stay as released.
+
+    Raises :class:`ValueError` when a released response no longer exists: submitted responses
+    are never deleted, and a released report's figures could not be reproduced without it.
+    """
+    rules = rules or Rules.from_instrument(instrument)
+    if not released:
+        everything = frozenset(responses)
+        return Regeneration(everything, everything, {})
+    history_ids = [frozenset(ids) for ids in released]
+    if missing := frozenset().union(*history_ids) - responses.keys():
+        raise ValueError(
+            f"{len(missing)} responses used by a released report no longer exist; "
+            "the released report cannot be regenerated"
+        )
+    base = history_ids[-1]
+    new_by_group: dict[str, list[str]] = {}
+    for response_id in sorted(responses.keys() - base):
+        new_by_group.setdefault(responses[response_id].relationship, []).append(response_id)
+    base = base | frozenset(new_by_group.pop("self", []))
+    relationship = {i: r.relationship for i, r in responses.items()}
+    history = [
+        _printed_pools(instrument, {i: responses[i] for i in sorted(ids)}, rules)
+        for ids in history_ids
+    ]
+    known = set(_exposed(history, relationship, rules))
+
+    groups = sorted(new_by_group)
+    options = [
+        combination
+        for size in range(len(groups), 0, -1)
+        for combination in itertools.combinations(groups, size)
+    ]
+    # Most new responses first; ties keep the order above (more groups, then alphabetical).
+    options.sort(key=lambda combination: -sum(len(new_by_group[g]) for g in combination))
+    for combination in options:
+        candidate = base.union(*(new_by_group[g] for g in combination))
+        report = _printed_pools(instrument, {i: responses[i] for i in sorted(candidate)}, rules)
+        if set(_exposed([*history, report], relationship, rules)) <= known:
+            held = {g: len(ids) for g, ids in new_by_group.items() if g not in combination}
+            return Regeneration(candidate, candidate - history_ids[-1], held)
+    held = {g: len(ids) for g, ids in new_by_group.items()}
+    return Regeneration(base, base - history_ids[-1], held)

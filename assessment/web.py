@@ -24,6 +24,7 @@ from werkzeug.exceptions import HTTPException
 
 from assessment.config import Settings
 from assessment.database import Database
+from assessment.mail import Postman
 from assessment.models import Coach
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -49,6 +50,16 @@ def settings() -> Settings:
     return current_app.extensions["cl360.settings"]
 
 
+def postman() -> Postman:
+    """Mail for this app: SMTP when MAIL_SERVER is set, otherwise the in-app outbox."""
+    return Postman(settings().mail, settings().base_url)
+
+
+def page_locale() -> str:
+    """The language of this page: set by the rater and leader views, English elsewhere."""
+    return g.get("page_language") or "en"
+
+
 def db_session() -> Session:
     """The one session of this request; committed once after the view, rolled back on error."""
     if "db_session" not in g:
@@ -64,7 +75,7 @@ def install(app: Flask) -> None:
         if "db_session" in g:
             g.db_session.commit()
         response.headers.update(SECURITY_HEADERS)
-        if request.endpoint and request.endpoint.startswith("rate."):
+        if request.endpoint and request.endpoint.startswith(("rate.", "leader.")):
             response.headers["Cache-Control"] = "no-store"
         return response
 

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from assessment.instruments import Instrument, Item
 from assessment.scoring import (
@@ -30,6 +31,10 @@ from assessment.scoring import (
     Rules,
     Stat,
 )
+
+if TYPE_CHECKING:  # only types: building a report must not import scikit-learn
+    from assessment.profiles import Assignment, ProfileModel
+    from assessment.psychometrics import Change, LeaderFigures
 
 REPORT_TITLE = "Individual development report"
 RANKED_ITEMS = 5
@@ -191,13 +196,79 @@ class ScalePoint:
     label: str
 
 
+# -- where the leader stands in the cohort (PRODUCT §5, §6) -------------------------------------
+
+
 @dataclass(frozen=True)
-class IndividualReport:
-    """Everything the individual report prints, already selected, labelled and rounded."""
+class CohortPlacement:
+    """What the cohort-level modules say about one leader: the input of the "pattern" section.
+
+    Plain output of :mod:`assessment.psychometrics` and :mod:`assessment.profiles`, gathered by
+    :mod:`assessment.reporting`; every field may be empty and the report then says why.
+    """
+
+    figures: LeaderFigures | None = None
+    cohort_leaders: Mapping[str, int] = field(default_factory=dict)
+    """Leaders of this cohort with an Others score shown, per dimension (the percentile's N)."""
+    reference_leaders: Mapping[str, int] = field(default_factory=dict)
+    """The same over all data on the instrument version (the reference percentile's N)."""
+    profile: Assignment | None = None
+    profile_model: ProfileModel | None = None
+    profile_unavailable: str | None = None
+    """Why there are no profiles at all (for example too few leaders to fit them honestly)."""
+
+
+@dataclass(frozen=True)
+class StandingRow:
+    dimension: str
+    self_score: str | None
+    others: str | None
+    agreement: str | None  # "Over-estimator", ...
+    meaning: str | None
+    percentile: str | None  # "62nd"
+    cohort_n: int
+    reference_percentile: str | None
+    reference_n: int
+    note: str | None  # why the agreement type or percentile is absent
+
+
+@dataclass(frozen=True)
+class ChangeRow:
+    dimension: str
+    before: str
+    now: str
+    difference: str
+    rci: str
+    reliable: bool
+    verdict: str
+
+
+@dataclass(frozen=True)
+class ProfileSummary:
+    name: str | None
+    probability: str | None
+    names: list[str]  # every profile of the model, the leader's among them
+    n_leaders: int | None  # the reference population the model was fitted on
+    stability: str | None
+    note: str | None  # why the leader has no profile
+
+
+@dataclass(frozen=True)
+class Standing:
+    available: bool
+    note: str | None  # why nothing in this section could be worked out
+    rows: list[StandingRow]
+    previous_cohort: str | None
+    changes: list[ChangeRow]
+    change_notes: list[str]
+    profile: ProfileSummary
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """What every report records about how it was made, in print and in the PDF's metadata."""
 
     title: str
-    leader_name: str
-    cohort_name: str
     instrument_id: str
     instrument_version: int
     instrument_title: str
@@ -205,6 +276,42 @@ class IndividualReport:
     scoring_version: str
     generated_on: date
     generated_on_display: str
+
+    kind: ClassVar[tuple[str, ...]] = ()
+
+    @property
+    def keywords(self) -> list[str]:
+        """The PDF's keywords: instrument id and version, scoring version, date (PRODUCT §7)."""
+        return [
+            "360-degree feedback",
+            *self.kind,
+            f"instrument {self.instrument_id}",
+            f"instrument version {self.instrument_version}",
+            f"scoring version {self.scoring_version}",
+            f"generated {self.generated_on.isoformat()}",
+        ]
+
+
+def provenance(title: str, instrument: Instrument, generated_on: date) -> dict[str, Any]:
+    """The :class:`Provenance` fields of a report on ``instrument`` made on ``generated_on``."""
+    return {
+        "title": title,
+        "instrument_id": instrument.id,
+        "instrument_version": instrument.version,
+        "instrument_title": instrument.title,
+        "language": instrument.language,
+        "scoring_version": SCORING_VERSION,
+        "generated_on": generated_on,
+        "generated_on_display": long_date(generated_on),
+    }
+
+
+@dataclass(frozen=True)
+class IndividualReport(Provenance):
+    """Everything the individual report prints, already selected, labelled and rounded."""
+
+    leader_name: str
+    cohort_name: str
     scale_points: int
     scale: list[ScalePoint]
     gap_threshold: str
@@ -227,22 +334,12 @@ class IndividualReport:
     response_counts: list[CountRow]
     planning_questions: list[PlanningQuestion]
     has_reversed_items: bool
+    standing: Standing
 
     @property
     def gaps_shown(self) -> bool:
         """Gaps, blind spots and hidden strengths need both a self-rating and Others."""
         return self.observer_scores_shown and self.self_note is None
-
-    @property
-    def keywords(self) -> list[str]:
-        """What the PDF's metadata records about how the report was made (PRODUCT §7)."""
-        return [
-            "360-degree feedback",
-            f"instrument {self.instrument_id}",
-            f"instrument version {self.instrument_version}",
-            f"scoring version {self.scoring_version}",
-            f"generated {self.generated_on.isoformat()}",
-        ]
 
 
 # -- formatting (display only) ----------------------------------------------------------------
@@ -299,6 +396,7 @@ def individual_report(
     comments: Sequence[str],
     generated_on: date,
     rules: Rules | None = None,
+    placement: CohortPlacement | None = None,
 ) -> IndividualReport:
     """The data of one leader's individual development report.
 
@@ -307,7 +405,9 @@ def individual_report(
     described in the report, never applied again. ``comments`` are the leader's pooled open
     comments; they are printed only when ``scores.comments_allowed``, in an order shuffled with a
     seed derived from the leader and cohort names, so a regenerated report is identical and the
-    order says nothing about who wrote what or when.
+    order says nothing about who wrote what or when. ``placement`` carries the cohort-level
+    figures (agreement types, percentiles, change, profile); without it the report says that
+    they were not available.
     """
     rules = rules or Rules.from_instrument(instrument)
     series = _series(scores)
@@ -322,16 +422,9 @@ def individual_report(
     )
     manager_shown = "manager" in shown_keys
     return IndividualReport(
-        title=REPORT_TITLE,
+        **provenance(REPORT_TITLE, instrument, generated_on),
         leader_name=leader_name,
         cohort_name=cohort_name,
-        instrument_id=instrument.id,
-        instrument_version=instrument.version,
-        instrument_title=instrument.title,
-        language=instrument.language,
-        scoring_version=SCORING_VERSION,
-        generated_on=generated_on,
-        generated_on_display=long_date(generated_on),
         scale_points=instrument.scale.points,
         scale=[
             ScalePoint(value, label)
@@ -371,6 +464,7 @@ def individual_report(
         response_counts=_response_counts(instrument, scores, rules),
         planning_questions=[PlanningQuestion(*q) for q in PLANNING_QUESTIONS],
         has_reversed_items=any(item.reverse for item in instrument.items),
+        standing=_standing(instrument, scores, placement),
     )
 
 
@@ -696,7 +790,9 @@ def _comments_note(scores: LeaderScores, rules: Rules, comments: Sequence[str]) 
 def _response_counts(instrument: Instrument, scores: LeaderScores, rules: Rules) -> list[CountRow]:
     counts = scores.response_counts
     shown = {g.key for g in scores.groups}
-    with_scores = {g.key for g in scores.groups if g.dimensions or g.items}
+    # The report prints a group's capability scores only (item scores are Others'), so a group
+    # whose every capability score was withheld is not "shown on its own" in it.
+    with_scores = {g.key for g in scores.groups if g.dimensions}
     withheld = {w.group for w in scores.withheld}
     rows: list[CountRow] = []
     for group in instrument.rater_groups:
@@ -733,3 +829,139 @@ def _response_counts(instrument: Instrument, scores: LeaderScores, rules: Rules)
         )
     )
     return rows
+
+
+# -- the leader's pattern: agreement type, percentiles, change, profile --------------------------
+
+AGREEMENT_LABELS = {
+    "over-estimator": "Over-estimator",
+    "under-estimator": "Under-estimator",
+    "in-agreement/high": "In agreement, high",
+    "in-agreement/low": "In agreement, low",
+}
+
+
+def ordinal(value: float) -> str:
+    """A percentile as the report prints it: '62nd' (rounded half up, display only)."""
+    whole = int(value + 0.5)
+    suffix = "th" if 10 <= whole % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(whole % 10, "th")
+    return f"{whole}{suffix}"
+
+
+def percent(value: float) -> str:
+    return f"{int(value * 100 + 0.5)}%"
+
+
+def _standing(
+    instrument: Instrument, scores: LeaderScores, placement: CohortPlacement | None
+) -> Standing:
+    figures = placement.figures if placement else None
+    rows = [_standing_row(d.id, d.name, scores, placement) for d in instrument.dimensions]
+    if placement is None or figures is None:
+        note = (
+            "Agreement types, percentiles, change since last time and profiles are worked out "
+            "from the whole cohort, and those figures were not available for this report."
+        )
+        changes = [
+            "No earlier round could be compared with: the cohort figures were not available."
+        ]
+        return Standing(False, note, rows, None, [], changes, _profile_summary(placement))
+    return Standing(
+        available=True,
+        note=None,
+        rows=rows,
+        previous_cohort=figures.previous_cohort,
+        changes=[
+            _change_row(d.name, figures.change[d.id])
+            for d in instrument.dimensions
+            if d.id in figures.change
+        ],
+        change_notes=_change_notes(instrument, figures),
+        profile=_profile_summary(placement),
+    )
+
+
+def _standing_row(
+    dimension_id: str, name: str, scores: LeaderScores, placement: CohortPlacement | None
+) -> StandingRow:
+    figures = placement.figures if placement else None
+    others = scores.others.dimensions.get(dimension_id) if scores.others else None
+    mine = scores.self_scores.dimensions.get(dimension_id) if scores.self_scores else None
+    kind = figures.agreement.get(dimension_id) if figures else None
+    cohort_p = figures.percentile_cohort.get(dimension_id) if figures else None
+    reference_p = figures.percentile_reference.get(dimension_id) if figures else None
+    note = None
+    if figures is None:
+        note = "Cohort figures were not available."
+    elif others is None:
+        note = "No Others score can be shown for this capability, so it cannot be compared."
+    elif kind is None and mine is None:
+        note = "You have no self-rating here, so there is no agreement type."
+    elif kind is None:
+        note = "Too few leaders in the cohort have observer scores to set the margin of agreement."
+    return StandingRow(
+        dimension=name,
+        self_score=number(mine.mean) if mine else None,
+        others=number(others.mean) if others else None,
+        agreement=AGREEMENT_LABELS.get(str(kind), str(kind)) if kind else None,
+        meaning=kind.meaning if kind else None,
+        percentile=ordinal(cohort_p) if cohort_p is not None else None,
+        cohort_n=placement.cohort_leaders.get(dimension_id, 0) if placement else 0,
+        reference_percentile=ordinal(reference_p) if reference_p is not None else None,
+        reference_n=placement.reference_leaders.get(dimension_id, 0) if placement else 0,
+        note=note,
+    )
+
+
+def _change_row(name: str, change: Change) -> ChangeRow:
+    if change.reliable:
+        verdict = "Reliably higher" if change.difference > 0 else "Reliably lower"
+    else:
+        verdict = "Within measurement error"
+    return ChangeRow(
+        dimension=name,
+        before=number(change.before),
+        now=number(change.now),
+        difference=signed(change.difference),
+        rci=signed(change.rci),
+        reliable=change.reliable,
+        verdict=verdict,
+    )
+
+
+def _change_notes(instrument: Instrument, figures: LeaderFigures) -> list[str]:
+    if figures.previous_cohort is None:
+        return [
+            "This is your first assessment on this questionnaire, so there is no earlier score "
+            "to compare with. Next time, this page will show what has changed."
+        ]
+    return [
+        f"{d.name}: no change can be worked out, because an Others score is missing in one of "
+        "the two rounds or the earlier cohort's spread and reliability are not known."
+        for d in instrument.dimensions
+        if d.id not in figures.change
+    ]
+
+
+def _profile_summary(placement: CohortPlacement | None) -> ProfileSummary:
+    model = placement.profile_model if placement else None
+    assignment = placement.profile if placement else None
+    names = list(model.names) if model else []
+    stability = number(model.stability) if model and model.stability is not None else None
+    n_leaders = model.n_leaders if model else None
+    if assignment is not None:
+        return ProfileSummary(
+            assignment.name, percent(assignment.probability), names, n_leaders, stability, None
+        )
+    if placement is None:
+        note = "Profiles were not available for this report."
+    elif placement.profile_unavailable:
+        note = placement.profile_unavailable
+    elif model is None:
+        note = "Profiles were not available for this report."
+    else:
+        note = (
+            "You have no profile: it needs an Others score and a self-rating for every "
+            "capability, and some of yours could not be shown."
+        )
+    return ProfileSummary(None, None, names, n_leaders, stability, note)

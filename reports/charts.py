@@ -1,4 +1,4 @@
-"""Vector charts for the individual report: small SVG documents, no JavaScript.
+"""Vector charts for the reports: small SVG documents, no JavaScript.
 
 Python works out the geometry (where each marker, whisker and label goes); Jinja templates
 (``templates/chart-*.svg``) write the markup, with autoescaping on because dimension names and
@@ -20,6 +20,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from reports.build import DimensionSection, Figure, IndividualReport, Series
+from reports.cohort import CohortReport
 
 TEMPLATES = Path(__file__).parent / "templates"
 FONT_FAMILY = "Inter, DejaVu Sans, sans-serif"
@@ -227,22 +228,31 @@ def _summary_description(report: IndividualReport) -> str:
     return " ".join(parts) + " The table below gives the same figures."
 
 
+ITEM_CHART_WIDTH = 760.0
+"""Wider than the summary chart, so that a capability's chart and table share one page."""
+
+
 def item_chart(dimension: DimensionSection, series: Sequence[Series], points: int) -> Markup:
-    """Each item of one dimension: Others with its 95% interval, and the self-rating."""
+    """Each item of one dimension: Others with its 95% interval, and the self-rating.
+
+    The values themselves are in the table under the chart, so the chart prints none: fewer
+    text runs also make it cheaper to render.
+    """
     styles = series_styles(series)
     observers_shown = any(s.kind == "others" for s in series)
-    axis = Axis(points, 112.0, WIDTH - 50)
-    top, row_height = 44.0, 29.0
+    width = ITEM_CHART_WIDTH
+    axis = Axis(points, 150.0, width - 16)
+    top, row_height = 24.0, 16.0
     rows = []
     y = top
     for row in dimension.items:
-        others_y, self_y = y + 9, y + 20
+        others_y, self_y = y + 5, y + 11.5
         markers = []
         if row.others.shown:
             style = styles.get(row.others.series, OTHERS_STYLE)
-            markers.append(_marker(row.others, style, axis, others_y))
+            markers.append(_marker(row.others, style, axis, others_y, r=4.6))
         if row.self_figure.shown:
-            markers.append(_marker(row.self_figure, SELF_STYLE, axis, self_y, r=5))
+            markers.append(_marker(row.self_figure, SELF_STYLE, axis, self_y, r=4.2))
         rows.append(
             {
                 "label": f"Item {row.number}",
@@ -251,7 +261,7 @@ def item_chart(dimension: DimensionSection, series: Sequence[Series], points: in
                 if observers_shown and not row.others.shown
                 else None,
                 "y": round(y, 2),
-                "label_y": round(y + 12.5, 2),
+                "label_y": round(y + 11.5, 2),
                 "markers": markers,
             }
         )
@@ -262,8 +272,8 @@ def item_chart(dimension: DimensionSection, series: Sequence[Series], points: in
     return _render(
         "chart-items.svg",
         chart_id=f"items-{dimension.id}",
-        width=WIDTH,
-        height=round(plot_bottom + 20, 2),
+        width=width,
+        height=round(plot_bottom + 4, 2),
         axis=axis,
         plot_top=top - 4,
         plot_bottom=round(plot_bottom, 2),
@@ -271,6 +281,7 @@ def item_chart(dimension: DimensionSection, series: Sequence[Series], points: in
         rows=rows,
         first_anchor=None,
         last_anchor=None,
+        bottom_labels=False,
         title=(
             f"{dimension.name}: the Others average for each item with its 95% interval, and "
             f"your self-rating, on the 1 to {points} scale."
@@ -284,6 +295,132 @@ def item_chart(dimension: DimensionSection, series: Sequence[Series], points: in
     )
 
 
-def swatch(style: SeriesStyle, size: float = 9.0) -> Markup:
-    """A small marker that ties a table column to its series in the charts."""
-    return _render("chart-swatch.svg", size=size, path=marker_path(style.shape, 5), style=style)
+#: The marker shapes as characters (Inter has all but the hexagon, which DejaVu Sans supplies).
+SHAPE_GLYPHS = {
+    "circle": "\u25cf",
+    "diamond": "\u25c6",
+    "square": "\u25a0",
+    "triangle": "\u25b2",
+    "triangle-down": "\u25bc",
+    "hexagon": "\u2b22",
+}
+
+
+def swatch(style: SeriesStyle) -> Markup:
+    """A small marker that ties a table column or a card to its series in the charts.
+
+    A coloured character rather than a tiny SVG: WeasyPrint draws each inline SVG as a
+    separate image, and a report has a dozen swatches. It is decorative (the series' name
+    follows it), so it is hidden from assistive technology.
+    """
+    return Markup('<span class="swatch" aria-hidden="true" style="color: {}">{}</span>').format(
+        style.colour, SHAPE_GLYPHS[style.shape]
+    )
+
+
+# -- cohort report ------------------------------------------------------------------------------
+
+DOT_STYLE = SeriesStyle("#1d6b66", "circle")
+
+
+def distribution_chart(report: CohortReport) -> Markup:
+    """Leaders' Others scores per capability: one dot per leader, the median and mean ± SD.
+
+    Only capabilities the builder lets show (enough leaders) get dots; the others get a note.
+    Dots that would overlap are spread over up to three lanes, deterministically, so the chart
+    is the same on every run and never says which dot is which leader.
+    """
+    axis = Axis(report.scale_points, 130.0, WIDTH - 20)
+    top, row_height = 34.0, 44.0
+    rows = []
+    y = top
+    for dimension in report.dimensions:
+        centre = y + row_height / 2
+        dots = []
+        if dimension.shown:
+            lanes: list[float] = [-1e9, -1e9, -1e9]
+            for value in dimension.values:
+                x = axis.x(value)
+                lane = next((i for i, last in enumerate(lanes) if x - last >= 7), None)
+                if lane is None:
+                    lane = min(range(3), key=lambda i: lanes[i])
+                lanes[lane] = x
+                dots.append({"x": x, "y": round(centre + (lane - 1) * 7, 2)})
+        mean = _spread_value(dimension.mean)
+        sd = _spread_value(dimension.sd)
+        rows.append(
+            {
+                "name": dimension.name,
+                "n": dimension.n,
+                "y": round(y, 2),
+                "centre": round(centre, 2),
+                "dots": dots,
+                "median": axis.x(float(dimension.median)) if dimension.median else None,
+                "mean": axis.x(mean) if mean is not None else None,
+                "sd_from": axis.x(mean - sd) if mean is not None and sd is not None else None,
+                "sd_to": axis.x(mean + sd) if mean is not None and sd is not None else None,
+                "absent": None if dimension.shown else "too few leaders to show",
+            }
+        )
+        y += row_height
+    plot_bottom = y
+    return _render(
+        "chart-distribution.svg",
+        width=WIDTH,
+        height=round(plot_bottom + 36, 2),
+        axis=axis,
+        plot_top=top - 4,
+        plot_bottom=round(plot_bottom, 2),
+        rows=rows,
+        dot=marker_path("circle", 3.2),
+        first_anchor=report.first_anchor,
+        last_anchor=report.last_anchor,
+        title=(
+            "Distribution of leaders' Others scores per capability on the 1 to "
+            f"{report.scale_points} scale: one dot per leader, with the median and the mean "
+            "plus or minus one standard deviation."
+        ),
+        description=" ".join(
+            f"{d.name}: {d.n} leaders, median {d.median}, mean {d.mean}, SD {d.sd}, "
+            f"from {d.lowest} to {d.highest}."
+            if d.shown
+            else f"{d.name}: too few leaders to show."
+            for d in report.dimensions
+        )
+        + " The table below gives the same figures.",
+    )
+
+
+def _spread_value(text: str | None) -> float | None:
+    return float(text) if text else None
+
+
+def completion_chart(report: CohortReport) -> Markup:
+    """Share of invitations answered per rater group, as horizontal bars."""
+    x0, x1 = 170.0, WIDTH - 110
+    top, row_height = 8.0, 22.0
+    rows = []
+    y = top
+    for group in report.completion:
+        rows.append(
+            {
+                "label": group.label,
+                "y": round(y, 2),
+                "width": round((x1 - x0) * group.share, 2),
+                "text": f"{group.submitted} of {group.invited} ({group.rate})"
+                if group.invited
+                else "none invited",
+            }
+        )
+        y += row_height
+    return _render(
+        "chart-completion.svg",
+        width=WIDTH,
+        height=round(y + 4, 2),
+        x0=x0,
+        x1=x1,
+        rows=rows,
+        title="Completion: the share of invitations answered in each rater group.",
+        description=" ".join(f"{r['label']}: {r['text']}." for r in rows)
+        + " The table below gives the same figures.",
+    )

@@ -1,7 +1,7 @@
 """Print report data to HTML and to a tagged PDF with WeasyPrint.
 
 The renderer needs no Flask app and no database: it takes the plain data built by
-:mod:`reports.build`, fills a Jinja template with autoescaping on (names and comments are user
+:mod:`reports.build` (a leader's report) or :mod:`reports.cohort` (a cohort's), fills a Jinja template with autoescaping on (names and comments are user
 content) and hands the HTML to WeasyPrint with a URL fetcher that serves only the files in
 ``reports/static``. Anything else the document might refer to, ``file://`` elsewhere, ``http``,
 ``data:`` and every other scheme, is refused, so the PDF contains only what it was given.
@@ -16,11 +16,13 @@ from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from weasyprint import HTML
+from weasyprint import CSS, HTML
+from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from reports import charts
 from reports.build import IndividualReport
+from reports.cohort import CohortReport
 
 PACKAGE = Path(__file__).parent
 TEMPLATES = PACKAGE / "templates"
@@ -73,12 +75,46 @@ def _environment() -> Environment:
     )
 
 
-def render_html(report: IndividualReport) -> str:
+@cache
+def _font_config() -> FontConfiguration:
+    """One font configuration per process: Pango keeps its font lookups between reports."""
+    return FontConfiguration()
+
+
+@cache
+def _stylesheet() -> CSS:
+    """``report.css``, parsed once per process and handed to every rendering.
+
+    The PDF path passes it to WeasyPrint directly instead of through the document's ``<link>``
+    (which :func:`render_html` keeps by default, for looking at the HTML in a browser).
+    """
+    return CSS(
+        string=(STATIC / "report.css").read_text(encoding="utf-8"),
+        base_url=STATIC.as_uri() + "/",
+        url_fetcher=StaticFilesOnly(),
+        font_config=_font_config(),
+    )
+
+
+Report = IndividualReport | CohortReport
+
+
+def render_html(report: Report, *, link_stylesheet: bool = True) -> str:
     """The report as one HTML document (stylesheet ``report.css`` relative to ``reports/static``)."""
+    if isinstance(report, CohortReport):
+        context = {
+            "report": report,
+            "author": AUTHOR,
+            "link_stylesheet": link_stylesheet,
+            "completion_chart": charts.completion_chart(report),
+            "distribution_chart": charts.distribution_chart(report),
+        }
+        return _environment().get_template("cohort.html").render(context)
     series_styles = charts.series_styles(report.series)
     context = {
         "report": report,
         "author": AUTHOR,
+        "link_stylesheet": link_stylesheet,
         "summary_chart": charts.summary_chart(report) if report.series else None,
         "item_charts": {
             d.id: charts.item_chart(d, report.series, report.scale_points)
@@ -90,11 +126,11 @@ def render_html(report: IndividualReport) -> str:
     return _environment().get_template("individual.html").render(context)
 
 
-def render_pdf(report: IndividualReport) -> bytes:
+def render_pdf(report: Report) -> bytes:
     """The report as a tagged PDF/UA-1 document with its provenance in the metadata."""
     document = HTML(
-        string=render_html(report),
+        string=render_html(report, link_stylesheet=False),
         base_url=str(STATIC),
         url_fetcher=StaticFilesOnly(),
-    ).render()
+    ).render(stylesheets=[_stylesheet()], font_config=_font_config())
     return document.write_pdf(pdf_variant=PDF_VARIANT, custom_metadata=True)

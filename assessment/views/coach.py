@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from babel import Locale, UnknownLocaleError
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
@@ -9,16 +10,31 @@ from wtforms.fields.choices import SelectChoice
 
 from assessment import invitations, reporting
 from assessment.cohorts import (
+    FILTERS,
     CohortError,
     add_leader,
     close_cohort,
     cohort_instrument,
+    cohort_languages,
     completion,
     create_cohort,
+    filter_progress,
 )
-from assessment.forms import CohortForm, EmptyForm, InvitationForm, LeaderForm
-from assessment.instruments import discover_instruments
+from assessment.forms import (
+    CohortForm,
+    EmptyForm,
+    ImportForm,
+    InvitationForm,
+    LeaderForm,
+    ScheduleForm,
+)
+from assessment.imports import RowProblem
+from assessment.instruments import Instrument, discover_instruments, language_variants
 from assessment.models import Cohort, Invitation, Leader, Relationship
+from assessment.nominations import pending
+from assessment.releases import coach_report_pdf, released_leaders
+from assessment.reminders import address as reminder_address
+from assessment.reminders import outstanding
 from assessment.web import current_coach, db_session, login_required, require, settings
 
 blueprint = Blueprint("coach", __name__)
@@ -29,9 +45,18 @@ def home() -> Response:
     return redirect(url_for("coach.cohorts" if current_coach() else "auth.login"))
 
 
-def _instrument_choices() -> dict[str, object]:
+def _instrument_choices() -> dict[str, list[Instrument]]:
+    """Each questionnaire (id@version) with its language variants, newest version first."""
     instruments, _ = discover_instruments(settings().instruments_path)
-    return {i.key: i for i in sorted(instruments, key=lambda i: (i.title, -i.version))}
+    ordered = sorted(instruments, key=lambda i: (i.title, -i.version, i.language))
+    return language_variants(ordered)
+
+
+def _language_name(tag: str) -> str:
+    try:
+        return Locale.parse(tag.replace("-", "_")).get_display_name(tag.replace("-", "_"))
+    except (ValueError, UnknownLocaleError):
+        return tag
 
 
 @blueprint.route("/cohorts", methods=["GET", "POST"])
@@ -41,18 +66,39 @@ def cohorts() -> str | Response:
     available = _instrument_choices()
     form = CohortForm()
     form.instrument.choices = [
-        SelectChoice(key, f"{i.title} (version {i.version})") for key, i in available.items()
+        SelectChoice(
+            key,
+            f"{variants[0].title} (version {variants[0].version}; "
+            f"{', '.join(_language_name(v.language) for v in variants)})",
+        )
+        for key, variants in available.items()
     ]
+    languages = sorted({v.language for variants in available.values() for v in variants})
+    form.language.choices = [SelectChoice(tag, _language_name(tag)) for tag in languages]
     if form.validate_on_submit():
-        try:
-            cohort = create_cohort(
-                db_session(), coach, form.name.data or "", available[form.instrument.data]
+        variants = {v.language: v for v in available[form.instrument.data]}
+        main = variants.get(form.language.data or "en") or (
+            None if form.language.data else next(iter(variants.values()))
+        )
+        if main is None:
+            form.language.errors.append(
+                "This questionnaire is not available in that language; choose one of "
+                + ", ".join(_language_name(tag) for tag in variants)
             )
-        except CohortError as error:
-            form.name.errors.append(str(error))
         else:
-            flash(f"Cohort '{cohort.name}' created. Add its leaders next.", "success")
-            return redirect(url_for("coach.cohort", slug=cohort.slug))
+            try:
+                cohort = create_cohort(
+                    db_session(),
+                    coach,
+                    form.name.data or "",
+                    main,
+                    translations=[v for v in variants.values() if v is not main],
+                )
+            except CohortError as error:
+                form.name.errors.append(str(error))
+            else:
+                flash(f"Cohort '{cohort.name}' created. Add its leaders next.", "success")
+                return redirect(url_for("coach.cohort", slug=cohort.slug))
     mine = db_session().scalars(
         select(Cohort).where(Cohort.coach_id == coach.id).order_by(Cohort.created_at.desc())
     )
@@ -76,7 +122,7 @@ def _my_leader(slug: str, leader_id: int) -> Leader:
 
 @blueprint.route("/cohorts/<slug>", methods=["GET", "POST"])
 @login_required
-def cohort(slug: str) -> str | Response:
+def cohort(slug: str) -> str | Response | tuple[str, int]:
     cohort = _my_cohort(slug)
     form = LeaderForm()
     if form.validate_on_submit():
@@ -96,14 +142,49 @@ def cohort(slug: str) -> str | Response:
             else:
                 flash(f"{leader.name} added. Create their invitation links next.", "success")
                 return redirect(url_for("coach.cohort", slug=cohort.slug))
+    return render_cohort(cohort, form=form, status=400 if form.errors else 200)
+
+
+def render_cohort(
+    cohort: Cohort,
+    *,
+    form: LeaderForm | None = None,
+    imports: dict[str, ImportForm] | None = None,
+    problems: dict[str, list[RowProblem]] | None = None,
+    status: int = 200,
+) -> tuple[str, int]:
+    """The cohort dashboard: completion with filters, outstanding people, campaign actions."""
+    session = db_session()
+    show = request.args.get("show", "all")
+    department = request.args.get("department") or None
+    progress = completion(session, cohort)
+    waiting = outstanding(session, cohort)
     return render_template(
         "coach/cohort.html",
         cohort=cohort,
         instrument=cohort_instrument(cohort),
-        progress=completion(db_session(), cohort),
-        form=form,
+        languages=cohort_languages(cohort),
+        progress=filter_progress(progress, show if show in FILTERS else "all", department),
+        total_leaders=len(progress),
+        filters=FILTERS,
+        show=show if show in FILTERS else "all",
+        department=department,
+        departments=sorted({p.leader.department for p in progress if p.leader.department}),
+        outstanding=waiting,
+        unsent=[i for i in waiting if i.invited_at is None and reminder_address(i)],
+        nominations=pending(session, cohort),
+        releases=released_leaders(session, cohort),
+        mail_configured=settings().mail.configured,
+        form=form or LeaderForm(formdata=None),
+        imports=imports or {kind: ImportForm(prefix=kind) for kind in ("leaders", "raters")},
+        problems=problems or {},
+        schedule_form=ScheduleForm(
+            formdata=None,
+            deadline=cohort.deadline,
+            reminder_days=", ".join(str(d) for d in cohort.reminder_days or []),
+        ),
         action_form=EmptyForm(),
-    ), (400 if form.errors else 200)
+    ), status
 
 
 @blueprint.route("/cohorts/<slug>/close", methods=["POST"])
@@ -128,6 +209,9 @@ def close(slug: str) -> Response:
 def leader(slug: str, leader_id: int) -> str | Response:
     leader = _my_leader(slug, leader_id)
     form = InvitationForm()
+    form.language.choices = [
+        SelectChoice(tag, _language_name(tag)) for tag in cohort_languages(leader.cohort)
+    ]
     if form.validate_on_submit():
         links = _create_links(leader, form)
         if links:
@@ -139,6 +223,7 @@ def leader(slug: str, leader_id: int) -> str | Response:
         cohort=leader.cohort,
         form=form,
         action_form=EmptyForm(),
+        mail_configured=settings().mail.configured,
     ), (400 if form.errors else 200)
 
 
@@ -163,6 +248,9 @@ def _create_links(leader: Leader, form: InvitationForm) -> list[tuple[str, str]]
                 actor=current_coach().email,
                 rater_name=form.rater_name.data,
                 rater_email=form.rater_email.data,
+                language=form.language.data
+                if form.language.data in cohort_languages(leader.cohort)
+                else None,
             )
             links.append((form.rater_name.data or relationship.value, _link(token)))
     except CohortError as error:
@@ -201,7 +289,7 @@ def reissue(invitation_id: int) -> Response:
 @login_required
 def report(slug: str, leader_id: int) -> Response:
     leader = _my_leader(slug, leader_id)
-    pdf = reporting.leader_report_pdf(db_session(), leader)
+    pdf = coach_report_pdf(db_session(), leader)
     filename = reporting.report_filename(leader)
     download = request.args.get("inline") is None
     return Response(

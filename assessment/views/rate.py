@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 from werkzeug.wrappers import Response
 
 from assessment import responses
-from assessment.cohorts import cohort_instrument
+from assessment.cohorts import cohort_instrument, cohort_languages
 from assessment.extensions import csrf, limiter
 from assessment.forms import ResponseForm
 from assessment.invitations import find_invitation
@@ -19,17 +21,24 @@ blueprint = Blueprint("rate", __name__, url_prefix="/r")
 UNAVAILABLE_PAGES = {
     Unavailable.SUBMITTED: (
         409,
-        "Your answers are already in",
-        "This link has been used to submit answers, and each link can be used once. "
-        "Thank you for taking part. If you think this is a mistake, contact the coach who invited you.",
+        lazy_gettext("Your answers are already in"),
+        lazy_gettext(
+            "This link has been used to submit answers, and each link can be used once. "
+            "Thank you for taking part. If you think this is a mistake, contact the coach who "
+            "invited you."
+        ),
     ),
     Unavailable.CLOSED: (
         403,
-        "This feedback round has closed",
-        "The coach has closed this round, so no more answers can be taken. Anything you saved "
-        "as a draft has been kept, but it is not included in any report.",
+        lazy_gettext("This feedback round has closed"),
+        lazy_gettext(
+            "The coach has closed this round, so no more answers can be taken. Anything you "
+            "saved as a draft has been kept, but it is not included in any report."
+        ),
     ),
 }
+# Language names in their own language, for the switch on the form.
+LANGUAGE_NAMES = {"en": "English", "es": "Español", "cy": "Cymraeg"}
 
 
 def _unavailable_page(reason: Unavailable) -> tuple[str, int]:
@@ -51,14 +60,22 @@ def respond(token: str) -> str | Response | tuple[str, int]:
     if invitation is None:
         return render_template(
             "error.html",
-            title="This link is not valid",
-            message="Please check you copied the whole link from your invitation. "
-            "If it still does not work, ask the coach who invited you for a new one.",
+            title=_("This link is not valid"),
+            message=_(
+                "Please check you copied the whole link from your invitation. If you were sent "
+                "a reminder, use the link in the newest email: each reminder carries a new link "
+                "and your saved answers are kept. If it still does not work, ask the coach who "
+                "invited you for a new one."
+            ),
         ), 404
+    cohort = invitation.leader.cohort
+    languages = cohort_languages(cohort)
+    language = invitation.language if invitation.language in languages else languages[0]
+    g.page_language = language
     if (reason := responses.availability(invitation)) is not None:
         return _unavailable_page(reason)
 
-    instrument = cohort_instrument(invitation.leader.cohort)
+    instrument = cohort_instrument(cohort, language)
     form = ResponseForm()
     status = 200
     errors: dict[str, str] = {}
@@ -68,24 +85,44 @@ def respond(token: str) -> str | Response | tuple[str, int]:
         if not form.validate_on_submit():
             # Only the CSRF token can fail here: keep what they typed and let them resend it.
             answers, errors = responses.read_answers(instrument, request.form)
-            message = "Your session expired before you sent this. Your answers are still below: please send them again."
+            message = _(
+                "Your session expired before you sent this. Your answers are still below: "
+                "please send them again."
+            )
             status = 400
         else:
             answers, errors = responses.read_answers(instrument, request.form)
+            action = request.form.get("action", "")
+            if action == "autosave":  # rate.js, in the background: a draft, nothing shown
+                if not errors:
+                    responses.save_draft(db_session(), invitation, answers)
+                return Response(status=204 if not errors else 422)
+            if action.startswith("language:") and action[9:] in languages:
+                # Switching language keeps what was answered so far: it is saved as a draft.
+                if not errors and (answers.ratings or answers.comments):
+                    responses.save_draft(db_session(), invitation, answers)
+                responses.set_language(db_session(), invitation, action[9:])
+                return redirect(url_for("rate.respond", token=token))
             if errors:
                 status = 422
-                message = "Some answers need your attention; they are marked below."
-            elif request.form.get("action") == "submit":
+                message = _("Some answers need your attention; they are marked below.")
+            elif action == "submit":
                 missing = responses.missing_items(instrument, answers)
                 if not missing:
                     responses.submit(db_session(), instrument, invitation, answers)
-                    return redirect(url_for("rate.thanks"))
+                    if language == "en":
+                        return redirect(url_for("rate.thanks"))
+                    return redirect(url_for("rate.thanks", lang=language))
                 responses.save_draft(db_session(), invitation, answers)
-                errors = dict.fromkeys(missing, "Choose an answer, or 'not able to rate'")
-                message = (
-                    f"{len(missing)} of {len(instrument.items)} statements still need an answer. "
-                    "Your answers so far have been saved."
+                errors = dict.fromkeys(
+                    missing,
+                    _("Choose an answer, or “%(na)s”")
+                    % {"na": instrument.scale.not_able_to_rate_label},
                 )
+                message = _(
+                    "%(missing)d of %(total)d statements still need an answer. "
+                    "Your answers so far have been saved."
+                ) % {"missing": len(missing), "total": len(instrument.items)}
                 status = 422
             else:
                 responses.save_draft(db_session(), invitation, answers)
@@ -101,10 +138,14 @@ def respond(token: str) -> str | Response | tuple[str, int]:
         answers=answers,
         errors=errors,
         message=message,
+        language=language,
+        languages=[(tag, LANGUAGE_NAMES.get(tag, tag)) for tag in languages],
         saved=request.args.get("saved") is not None and request.method == "GET",
     ), status
 
 
 @blueprint.route("/thanks")
 def thanks() -> str:
+    if request.args.get("lang") in LANGUAGE_NAMES:
+        g.page_language = request.args["lang"]
     return render_template("rate/thanks.html")

@@ -1,0 +1,364 @@
+"""Leaders and raters in bulk from CSV files: all or nothing, every problem reported.
+
+A file is read completely and every row checked (against the other rows and the database)
+before anything is written; one bad row means nothing changes and the coach gets a list of
+``row N, column: message`` problems to fix. Files come from spreadsheets in the wild, so the
+reader accepts UTF-8 with or without a byte-order mark, UTF-16 with one, and Windows-1252, and
+comma, semicolon, tab or pipe as the delimiter. The web page and ``cl360 leaders import`` /
+``cl360 raters import`` call the same functions.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from assessment import audit
+from assessment.accounts import AccountError, normalise_email
+from assessment.cohorts import CohortError, add_leader, cohort_instrument, cohort_languages
+from assessment.invitations import create_invitation
+from assessment.models import (
+    Cohort,
+    Invitation,
+    Leader,
+    Nomination,
+    NominationStatus,
+    Relationship,
+)
+
+MAX_ROWS = 5000
+DELIMITERS = ",;\t|"
+NAME_LENGTH = 200
+
+# Accepted spellings of each column, after lower-casing and turning spaces and dashes into "_".
+LEADER_COLUMNS = {
+    "name": ("name", "full_name", "leader", "leader_name"),
+    "email": ("email", "e_mail", "email_address", "leader_email"),
+    "department": ("department", "group", "team", "dept"),
+}
+RATER_COLUMNS = {
+    "leader_email": ("leader_email", "leader", "leader_e_mail"),
+    "rater_name": ("rater_name", "name", "rater", "full_name"),
+    "rater_email": ("rater_email", "email", "rater_e_mail", "email_address"),
+    "relationship": ("relationship", "group", "rater_group", "relation"),
+    "language": ("language", "lang"),
+}
+LEADER_REQUIRED = ("name", "email")
+RATER_REQUIRED = ("leader_email", "rater_name", "rater_email", "relationship")
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """One thing wrong in an import file; ``row`` counts lines of the file from 1 (the header)."""
+
+    row: int
+    column: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"row {self.row}" if self.row else "file"
+        return (
+            f"{where}, {self.column}: {self.message}" if self.column else f"{where}: {self.message}"
+        )
+
+
+class ImportProblems(CohortError):
+    """The file was refused as a whole; ``problems`` lists every reason, nothing was written."""
+
+    def __init__(self, problems: Iterable[RowProblem]) -> None:
+        self.problems = list(problems)
+        super().__init__("; ".join(str(p) for p in self.problems[:3]))
+
+
+@dataclass(frozen=True)
+class Row:
+    number: int
+    values: dict[str, str]
+
+
+def decode(data: bytes) -> str:
+    """Text of an uploaded file, or :class:`ImportProblems` saying why it is not a CSV file."""
+    if not data.strip():
+        raise ImportProblems([RowProblem(0, "", "the file is empty")])
+    if data.startswith(b"PK\x03\x04"):
+        raise ImportProblems(
+            [
+                RowProblem(
+                    0,
+                    "",
+                    "this is a spreadsheet workbook (e.g. .xlsx), not a CSV file: "
+                    "save it as 'CSV UTF-8' and upload that",
+                )
+            ]
+        )
+    for bom, encoding in ((codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
+        if data.startswith(bom):
+            return data.decode(encoding)
+    if b"\x00" in data:
+        raise ImportProblems([RowProblem(0, "", "binary data, not a CSV text file")])
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        # Excel on Windows saves "CSV (comma delimited)" in the ANSI code page.
+        return data.decode("cp1252", errors="replace")
+
+
+def _canonical(header: str) -> str:
+    return "_".join(header.strip().lower().replace("-", "_").split())
+
+
+def read_rows(
+    data: bytes, columns: dict[str, tuple[str, ...]], required: tuple[str, ...]
+) -> tuple[list[Row], list[RowProblem]]:
+    """Rows of a CSV file as {column: value}, and the rows that are malformed as CSV.
+
+    A file that cannot be read as a whole (empty, binary, no usable header) raises
+    :class:`ImportProblems` at once; malformed rows are returned as problems so they are
+    reported together with the problems found in the values of the other rows.
+    """
+    text = decode(data)
+    sample = text[:8192]
+    try:
+        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample, DELIMITERS)
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.reader(io.StringIO(text, newline=""), dialect)
+    try:
+        header = next(reader)
+    except (StopIteration, csv.Error):
+        raise ImportProblems([RowProblem(0, "", "the file has no header row")]) from None
+    aliases = {alias: name for name, spellings in columns.items() for alias in spellings}
+    positions: dict[str, int] = {}
+    problems: list[RowProblem] = []
+    for index, title in enumerate(header):
+        name = aliases.get(_canonical(title))
+        if name is None:
+            if title.strip():
+                problems.append(RowProblem(1, title.strip(), "unknown column"))
+            continue
+        if name in positions:
+            problems.append(RowProblem(1, title.strip(), f"column '{name}' is given twice"))
+        positions[name] = index
+    for name in required:
+        if name not in positions:
+            problems.append(RowProblem(1, name, "required column is missing"))
+    if problems:
+        known = ", ".join(columns)
+        problems.append(RowProblem(1, "", f"the columns are: {known} (first row)"))
+        raise ImportProblems(problems)
+    rows: list[Row] = []
+    try:
+        for record in reader:
+            if not any(cell.strip() for cell in record):
+                continue
+            number = reader.line_num
+            if len(record) > len(header) and any(c.strip() for c in record[len(header) :]):
+                problems.append(
+                    RowProblem(number, "", f"{len(record)} values but {len(header)} columns")
+                )
+                continue
+            values = {
+                name: (record[i].strip() if i < len(record) else "")
+                for name, i in positions.items()
+            }
+            rows.append(Row(number, values))
+            if len(rows) > MAX_ROWS:
+                raise ImportProblems([RowProblem(0, "", f"more than {MAX_ROWS} rows")])
+    except csv.Error as error:
+        problems.append(RowProblem(reader.line_num, "", f"unreadable CSV: {error}"))
+    if not rows and not problems:
+        raise ImportProblems([RowProblem(0, "", "the file has a header row but no data rows")])
+    return rows, problems
+
+
+def _email(row: Row, column: str, problems: list[RowProblem]) -> str | None:
+    raw = row.values.get(column, "")
+    if not raw:
+        problems.append(RowProblem(row.number, column, "required"))
+        return None
+    try:
+        return normalise_email(raw)
+    except AccountError:
+        problems.append(RowProblem(row.number, column, f"'{raw}' is not a valid email address"))
+        return None
+
+
+def _name(row: Row, column: str, problems: list[RowProblem]) -> str | None:
+    value = row.values.get(column, "")
+    if not value:
+        problems.append(RowProblem(row.number, column, "required"))
+        return None
+    if len(value) > NAME_LENGTH:
+        problems.append(RowProblem(row.number, column, f"longer than {NAME_LENGTH} characters"))
+        return None
+    return value
+
+
+def _require_open(cohort: Cohort) -> None:
+    if not cohort.is_open:
+        raise ImportProblems([RowProblem(0, "", "this cohort is closed; reopen it to import")])
+
+
+def import_leaders(session: Session, cohort: Cohort, data: bytes, *, actor: str) -> list[Leader]:
+    """Add every leader of a CSV file (name, email, optional department) or none of them."""
+    _require_open(cohort)
+    rows, problems = read_rows(data, LEADER_COLUMNS, LEADER_REQUIRED)
+    existing = set(
+        session.scalars(select(func.lower(Leader.email)).where(Leader.cohort_id == cohort.id))
+    )
+    seen: dict[str, int] = {}
+    accepted: list[tuple[str, str, str | None]] = []
+    for row in rows:
+        name = _name(row, "name", problems)
+        email = _email(row, "email", problems)
+        department = row.values.get("department") or None
+        if department and len(department) > NAME_LENGTH:
+            problems.append(
+                RowProblem(row.number, "department", f"longer than {NAME_LENGTH} characters")
+            )
+        if email is not None:
+            if email in seen:
+                problems.append(
+                    RowProblem(row.number, "email", f"{email} is already on row {seen[email]}")
+                )
+            elif email in existing:
+                problems.append(
+                    RowProblem(row.number, "email", f"{email} is already a leader in this cohort")
+                )
+            seen.setdefault(email, row.number)
+        if name and email:
+            accepted.append((name, email, department))
+    if problems:
+        raise ImportProblems(sorted(problems, key=lambda p: p.row))
+    leaders = [add_leader(session, cohort, *values) for values in accepted]
+    audit.record(session, actor, "leaders.import", f"cohort:{cohort.slug}", count=len(leaders))
+    return leaders
+
+
+RELATIONSHIP_WORDS = {
+    "manager": Relationship.MANAGER,
+    "line_manager": Relationship.MANAGER,
+    "peer": Relationship.PEER,
+    "peers": Relationship.PEER,
+    "colleague": Relationship.PEER,
+    "direct_report": Relationship.DIRECT_REPORT,
+    "direct_reports": Relationship.DIRECT_REPORT,
+    "report": Relationship.DIRECT_REPORT,
+    "other": Relationship.OTHER,
+    "others": Relationship.OTHER,
+    "other_colleague": Relationship.OTHER,
+}
+
+
+def parse_relationship(value: str, allowed: Iterable[str]) -> Relationship | None:
+    """A relationship from a spreadsheet cell ("Direct report", "peers", "manager"), if allowed."""
+    relationship = RELATIONSHIP_WORDS.get(_canonical(value))
+    if relationship is None or relationship.value not in allowed:
+        return None
+    return relationship
+
+
+def import_raters(session: Session, cohort: Cohort, data: bytes, *, actor: str) -> list[Invitation]:
+    """Invitations for every rater of a CSV file (leader email, rater name, email, relationship).
+
+    The invitations are created but not mailed: the cohort page (or ``cl360 invitations
+    send``) sends them, so a corrected file can be checked before anyone gets an email.
+    """
+    _require_open(cohort)
+    rows, problems = read_rows(data, RATER_COLUMNS, RATER_REQUIRED)
+    instrument = cohort_instrument(cohort)
+    allowed = [g.id for g in instrument.observer_groups]
+    languages = cohort_languages(cohort)
+    leaders = {leader.email.lower(): leader for leader in cohort.leaders}
+    taken = {
+        (leader_id, email.lower())
+        for leader_id, email in session.execute(
+            select(Invitation.leader_id, Invitation.rater_email)
+            .join(Leader)
+            .where(Leader.cohort_id == cohort.id, Invitation.rater_email.is_not(None))
+        )
+    } | {
+        (leader_id, email.lower())
+        for leader_id, email in session.execute(
+            select(Nomination.leader_id, Nomination.rater_email)
+            .join(Leader)
+            .where(Leader.cohort_id == cohort.id, Nomination.status == NominationStatus.PENDING)
+        )
+    }
+    seen: dict[tuple[int, str], int] = {}
+    accepted = []
+    for row in rows:
+        leader_email = _email(row, "leader_email", problems)
+        leader = leaders.get(leader_email or "")
+        if leader_email and leader is None:
+            problems.append(
+                RowProblem(
+                    row.number, "leader_email", f"{leader_email} is not a leader in this cohort"
+                )
+            )
+        name = _name(row, "rater_name", problems)
+        email = _email(row, "rater_email", problems)
+        raw = row.values.get("relationship", "")
+        relationship = parse_relationship(raw, allowed)
+        if relationship is None:
+            problems.append(
+                RowProblem(
+                    row.number,
+                    "relationship",
+                    f"'{raw}' is not one of: {', '.join(allowed)}" if raw else "required",
+                )
+            )
+        language = row.values.get("language") or None
+        if language and language not in languages:
+            problems.append(
+                RowProblem(
+                    row.number, "language", f"'{language}' is not one of: {', '.join(languages)}"
+                )
+            )
+        if leader is not None and email is not None:
+            key = (leader.id, email)
+            if email == leader.email.lower():
+                problems.append(
+                    RowProblem(row.number, "rater_email", "a leader cannot rate themselves here")
+                )
+            elif key in seen:
+                problems.append(
+                    RowProblem(
+                        row.number,
+                        "rater_email",
+                        f"{email} is already on row {seen[key]} for this leader",
+                    )
+                )
+            elif key in taken:
+                problems.append(
+                    RowProblem(
+                        row.number,
+                        "rater_email",
+                        f"{email} is already invited or nominated for {leader.name}",
+                    )
+                )
+            seen.setdefault(key, row.number)
+        if leader and name and email and relationship:
+            accepted.append((leader, relationship, name, email, language))
+    if problems:
+        raise ImportProblems(sorted(problems, key=lambda p: p.row))
+    invitations = [
+        create_invitation(
+            session,
+            leader,
+            relationship,
+            actor=actor,
+            rater_name=name,
+            rater_email=email,
+            language=language,
+        )[0]
+        for leader, relationship, name, email, language in accepted
+    ]
+    audit.record(session, actor, "raters.import", f"cohort:{cohort.slug}", count=len(invitations))
+    return invitations

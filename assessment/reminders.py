@@ -1,0 +1,202 @@
+"""Invitation mail and reminders to the people who have not answered yet.
+
+A reminder is recorded as a :class:`ReminderSent` row keyed by (invitation, reminder key), with
+a unique constraint, inserted in the same transaction (a savepoint) as the mail is sent or
+written to the outbox. Running ``cl360 reminders send`` from cron again and again therefore sends
+each reminder at most once: a second run, or two runs at the same moment, hit the constraint and
+skip. If the mail server refuses, the savepoint is rolled back with the mail, so the next run
+tries again.
+
+Tokens are stored only as hashes, so a mail about an existing invitation cannot repeat the old
+link: it carries a freshly issued one (:func:`assessment.invitations.reissue_token`). The draft
+stays with the invitation, so a rater who had started finds their answers through the new link;
+the old link stops working, and the "link not valid" page tells them to use the newest email.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from assessment import audit
+from assessment.cohorts import CohortError
+from assessment.invitations import reissue_token
+from assessment.mail import MailError, Postman, invitation_message
+from assessment.models import (
+    Cohort,
+    CohortStatus,
+    Invitation,
+    InvitationStatus,
+    Leader,
+    Relationship,
+    ReminderSent,
+    utcnow,
+)
+
+
+def address(invitation: Invitation) -> str | None:
+    """Where mail for an invitation goes: the rater's address, or the leader's for the self link."""
+    if invitation.rater_email:
+        return invitation.rater_email
+    if invitation.relationship_ == Relationship.SELF:
+        return invitation.leader.email
+    return None
+
+
+def outstanding(session: Session, cohort: Cohort) -> list[Invitation]:
+    """Invitations not yet submitted, by leader: who a reminder would go to (never answers)."""
+    return list(
+        session.scalars(
+            select(Invitation)
+            .join(Leader)
+            .where(Leader.cohort_id == cohort.id, Invitation.status != InvitationStatus.SUBMITTED)
+            .order_by(Leader.name, Invitation.relationship_, Invitation.id)
+        )
+    )
+
+
+def unsent(session: Session, cohort: Cohort) -> list[Invitation]:
+    """Invitations with an address that have never been mailed (e.g. just imported)."""
+    return [i for i in outstanding(session, cohort) if i.invited_at is None and address(i)]
+
+
+@dataclass
+class Outcome:
+    sent: int = 0
+    already: int = 0
+    no_address: int = 0
+    failed: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        parts = [f"{self.sent} sent"]
+        if self.already:
+            parts.append(f"{self.already} already reminded")
+        if self.no_address:
+            parts.append(f"{self.no_address} without an email address")
+        if self.failed:
+            parts.append(f"{len(self.failed)} failed")
+        return ", ".join(parts)
+
+
+def send_invitation(
+    session: Session, invitation: Invitation, postman: Postman, *, actor: str
+) -> None:
+    """(Re)send an invitation by mail, with a fresh link; the draft, if any, is kept."""
+    to = address(invitation)
+    if to is None:
+        raise MailError("this invitation has no email address")
+    token = reissue_token(session, invitation, actor=actor)
+    message = invitation_message(invitation, postman.rater_link(token))
+    postman.deliver(session, message, invitation.leader.cohort)
+    invitation.invited_at = utcnow()
+    session.flush()
+
+
+def send_invitations(
+    session: Session, invitations: list[Invitation], postman: Postman, *, actor: str
+) -> Outcome:
+    outcome = Outcome()
+    for invitation in invitations:
+        try:
+            with session.begin_nested():
+                send_invitation(session, invitation, postman, actor=actor)
+        except MailError as error:
+            outcome.failed.append(str(error))
+        else:
+            outcome.sent += 1
+    return outcome
+
+
+def remind(
+    session: Session, invitation: Invitation, key: str, postman: Postman, *, actor: str
+) -> bool:
+    """Send one reminder unless this (invitation, key) was sent before; True if it went out.
+
+    Raises :class:`MailError` (with the savepoint rolled back) when the server refuses.
+    """
+    if invitation.status == InvitationStatus.SUBMITTED or address(invitation) is None:
+        return False
+    try:
+        with session.begin_nested():
+            session.add(ReminderSent(invitation_id=invitation.id, reminder_key=key))
+            session.flush()
+            token = reissue_token(session, invitation, actor=actor)
+            message = invitation_message(invitation, postman.rater_link(token), reminder=True)
+            postman.deliver(session, message, invitation.leader.cohort)
+    except IntegrityError:
+        return False
+    return True
+
+
+def remind_outstanding(
+    session: Session, cohort: Cohort, postman: Postman, *, actor: str, today: date
+) -> Outcome:
+    """The dashboard's one click: remind everyone outstanding, at most once a day each."""
+    if not cohort.is_open:
+        raise CohortError("this cohort is closed; reopen it before reminding anyone")
+    outcome = _remind_all(session, outstanding(session, cohort), f"manual:{today}", postman, actor)
+    audit.record(session, actor, "reminders.send", f"cohort:{cohort.slug}", sent=outcome.sent)
+    return outcome
+
+
+def _remind_all(
+    session: Session, invitations: list[Invitation], key: str, postman: Postman, actor: str
+) -> Outcome:
+    outcome = Outcome()
+    for invitation in invitations:
+        if address(invitation) is None:
+            outcome.no_address += 1
+            continue
+        try:
+            if remind(session, invitation, key, postman, actor=actor):
+                outcome.sent += 1
+            else:
+                outcome.already += 1
+        except MailError as error:
+            outcome.failed.append(str(error))
+    return outcome
+
+
+def scheduled_key(cohort: Cohort, today: date) -> str | None:
+    """The reminder due today for a cohort's schedule, if any.
+
+    For reminder days [7, 3, 1] and a deadline, the reminders fall due 7, 3 and 1 days before
+    it; on any day up to the deadline the most recent one that has fallen due is the one to
+    send (so a cron job that missed a day catches up with one reminder, not several).
+    """
+    if cohort.status != CohortStatus.OPEN or cohort.deadline is None or today > cohort.deadline:
+        return None
+    due = [d for d in cohort.reminder_days if cohort.deadline - timedelta(days=d) <= today]
+    if not due:
+        return None
+    return f"before:{cohort.deadline.isoformat()}:{min(due)}"
+
+
+def scheduled_reminders(session: Session, today: date) -> list[tuple[int, str]]:
+    """(invitation id, reminder key) for every reminder due today across all open cohorts."""
+    due: list[tuple[int, str]] = []
+    cohorts = session.scalars(
+        select(Cohort).where(Cohort.status == CohortStatus.OPEN, Cohort.deadline.is_not(None))
+    )
+    for cohort in cohorts:
+        key = scheduled_key(cohort, today)
+        if key is None:
+            continue
+        sent = set(
+            session.scalars(
+                select(ReminderSent.invitation_id)
+                .join(Invitation)
+                .join(Leader)
+                .where(Leader.cohort_id == cohort.id, ReminderSent.reminder_key == key)
+            )
+        )
+        due.extend(
+            (i.id, key)
+            for i in outstanding(session, cohort)
+            if i.id not in sent and address(i) is not None
+        )
+    return due

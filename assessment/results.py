@@ -1,0 +1,269 @@
+"""A cohort's results: every figure of PRODUCT §5 and §6, read from storage in one pass.
+
+This is the one path from the database to the pure scoring core for whole cohorts: the scores
+export, reports and pages all call :func:`cohort_results` and print what it returns. It reads
+each table once per cohort (never one query per leader), hands plain data to
+:mod:`assessment.scoring`, :mod:`assessment.psychometrics` and :mod:`assessment.profiles`,
+and returns plain data (no ORM objects). It never writes, except :func:`fit_profile_model`,
+which only flushes.
+
+What "all data on the same instrument version" means here: every cohort whose frozen
+instrument has the same id and version, real cohorts and demo cohorts kept apart (synthetic
+people must never shift a real leader's percentile or profile). The reference norms include
+the cohort itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from assessment.cohorts import cohort_instrument
+from assessment.instruments import Instrument
+from assessment.models import Cohort, Leader, ProfileModelRecord
+from assessment.profiles import (
+    MIN_LEADERS,
+    Assignment,
+    ProfileModel,
+    TooFewLeaders,
+    feature_matrix,
+    fit_profiles,
+)
+from assessment.psychometrics import Baseline, CohortFigures, cohort_figures, place_leaders
+from assessment.responses import cohort_response_table
+from assessment.scoring import Rules
+
+
+def scoring_rules(cohort: Cohort, instrument: Instrument | None = None) -> Rules:
+    """The anonymity minimums of the cohort's instrument and the cohort's own gap threshold."""
+    instrument = instrument or cohort_instrument(cohort)
+    return Rules.from_instrument(instrument, gap_threshold=cohort.gap_threshold)
+
+
+@dataclass(frozen=True)
+class LeaderInfo:
+    """Who a leader is, for labelling figures; never anything about their raters."""
+
+    id: int
+    name: str
+    email: str
+    department: str | None
+
+
+@dataclass(frozen=True)
+class Profiles:
+    """The profile model leaders are assigned to, or why there is none."""
+
+    model: ProfileModel | None
+    too_few: TooFewLeaders | None
+    persisted: bool
+    """False when no model was stored for the instrument and this one was fitted on the fly."""
+    assignments: dict[int, Assignment]
+
+
+@dataclass(frozen=True)
+class CohortResults:
+    """Everything the scoring layer lets out for a cohort, keyed by leader id."""
+
+    slug: str
+    name: str
+    instrument: Instrument
+    rules: Rules
+    leaders: dict[int, LeaderInfo]
+    figures: CohortFigures[int]
+    profiles: Profiles
+
+
+def cohort_results(
+    session: Session,
+    cohort: Cohort,
+    *,
+    response_ids: Mapping[int, Collection[str]] | None = None,
+    profiles: bool = True,
+) -> CohortResults:
+    """Score a whole cohort, place every leader in it and in the reference data, assign profiles.
+
+    ``response_ids`` limits chosen leaders to the responses their report may use (after a
+    release, see :func:`assessment.scoring.regeneration_responses`). ``profiles=False`` skips
+    the profile model (it needs the whole reference population, which may be large).
+    """
+    instrument = cohort_instrument(cohort)
+    rules = scoring_rules(cohort, instrument)
+    own = cohort_figures(
+        instrument, cohort_response_table(session, cohort.id, instrument, response_ids), rules
+    )
+    same = _same_instrument(session, cohort)
+    others = {c.id: _figures_of(session, c) for c in same}
+    reference = _reference_values(instrument, [own, *others.values()])
+    baselines = _baselines(session, cohort, same, others)
+    figures = place_leaders(
+        instrument,
+        own.scored,
+        own.reliability,
+        reference=reference,
+        baselines=baselines,
+    )
+    leaders = {
+        leader.id: LeaderInfo(leader.id, leader.name, leader.email, leader.department)
+        for leader in session.scalars(
+            select(Leader).where(Leader.cohort_id == cohort.id).order_by(Leader.name, Leader.id)
+        )
+    }
+    if profiles:
+        found = _profiles(session, cohort, instrument, figures, [own, *others.values()])
+    else:
+        found = Profiles(None, None, False, {})
+    return CohortResults(cohort.slug, cohort.name, instrument, rules, leaders, figures, found)
+
+
+def _same_instrument(session: Session, cohort: Cohort) -> list[Cohort]:
+    """The other cohorts on the same instrument version, real or demo like this one."""
+    return list(
+        session.scalars(
+            select(Cohort)
+            .where(
+                Cohort.instrument_id == cohort.instrument_id,
+                Cohort.instrument_version == cohort.instrument_version,
+                Cohort.is_demo == cohort.is_demo,
+                Cohort.id != cohort.id,
+            )
+            .order_by(Cohort.created_at, Cohort.id)
+        )
+    )
+
+
+def _figures_of(session: Session, cohort: Cohort) -> CohortFigures[int]:
+    """A cohort scored on its own (its own rules): its norms, SD, alpha and Others scores."""
+    instrument = cohort_instrument(cohort)
+    return cohort_figures(
+        instrument,
+        cohort_response_table(session, cohort.id, instrument),
+        scoring_rules(cohort, instrument),
+    )
+
+
+def _reference_values(
+    instrument: Instrument, cohorts: list[CohortFigures[int]]
+) -> dict[str, list[float]]:
+    return {
+        d.id: [
+            leader.others[d.id]
+            for figures in cohorts
+            for leader in figures.placings.values()
+            if d.id in leader.others
+        ]
+        for d in instrument.dimensions
+    }
+
+
+def _baselines(
+    session: Session,
+    cohort: Cohort,
+    same: list[Cohort],
+    others: Mapping[int, CohortFigures[int]],
+) -> dict[int, Baseline]:
+    """Each leader's most recent earlier cohort on the same instrument, matched by email
+    (case-insensitive)."""
+    earlier = [c for c in same if (c.created_at, c.id) < (cohort.created_at, cohort.id)]
+    if not earlier:
+        return {}
+    ours = {
+        email.lower(): leader_id
+        for leader_id, email in session.execute(
+            select(Leader.id, Leader.email).where(Leader.cohort_id == cohort.id)
+        )
+    }
+    found: dict[int, Baseline] = {}
+    for previous in reversed(earlier):  # most recent first; the first match wins
+        rows = session.execute(
+            select(Leader.id, func.lower(Leader.email)).where(Leader.cohort_id == previous.id)
+        )
+        for previous_id, email in rows:
+            leader_id = ours.get(email)
+            if leader_id is None or leader_id in found:
+                continue
+            baseline = others[previous.id].baseline(previous_id, previous.name)
+            if baseline is not None:
+                found[leader_id] = baseline
+    return found
+
+
+# -- profiles -----------------------------------------------------------------------------
+
+
+def stored_profile_model(session: Session, cohort: Cohort) -> ProfileModel | None:
+    """The latest profile model fitted for the cohort's instrument version (real or demo)."""
+    record = session.scalar(
+        select(ProfileModelRecord)
+        .where(
+            ProfileModelRecord.instrument_id == cohort.instrument_id,
+            ProfileModelRecord.instrument_version == cohort.instrument_version,
+            ProfileModelRecord.is_demo == cohort.is_demo,
+        )
+        .order_by(ProfileModelRecord.fitted_at.desc(), ProfileModelRecord.id.desc())
+        .limit(1)
+    )
+    return ProfileModel.from_data(record.model) if record else None
+
+
+def _reference_features(instrument: Instrument, cohorts: list[CohortFigures[int]]) -> np.ndarray:
+    """One feature row per leader of the reference population with every feature shown."""
+    dimension_ids = [d.id for d in instrument.dimensions]
+    rows = [feature_matrix(figures.placings, dimension_ids)[1] for figures in cohorts]
+    return np.vstack(rows) if rows else np.empty((0, 2 * len(dimension_ids)))
+
+
+def _fit(instrument: Instrument, cohorts: list[CohortFigures[int]]) -> ProfileModel | TooFewLeaders:
+    return fit_profiles(
+        _reference_features(instrument, cohorts),
+        instrument_id=instrument.id,
+        instrument_version=instrument.version,
+        dimension_ids=[d.id for d in instrument.dimensions],
+        dimension_names=[d.name for d in instrument.dimensions],
+        min_leaders=MIN_LEADERS,
+    )
+
+
+def _profiles(
+    session: Session,
+    cohort: Cohort,
+    instrument: Instrument,
+    figures: CohortFigures[int],
+    cohorts: list[CohortFigures[int]],
+) -> Profiles:
+    model = stored_profile_model(session, cohort)
+    persisted = model is not None
+    if model is None:
+        fitted = _fit(instrument, cohorts)
+        if isinstance(fitted, TooFewLeaders):
+            return Profiles(None, fitted, False, {})
+        model = fitted
+    return Profiles(model, None, persisted, model.assign_leaders(figures.placings))
+
+
+def fit_profile_model(session: Session, cohort: Cohort) -> ProfileModel | TooFewLeaders:
+    """Fit profiles on all data of the cohort's instrument version and store the model.
+
+    Later leaders on the same instrument version are assigned to it (:func:`cohort_results`)
+    until it is fitted again. Stores nothing when there are too few leaders. Only flushes.
+    """
+    instrument = cohort_instrument(cohort)
+    cohorts = [_figures_of(session, c) for c in [cohort, *_same_instrument(session, cohort)]]
+    fitted = _fit(instrument, cohorts)
+    if isinstance(fitted, ProfileModel):
+        session.add(
+            ProfileModelRecord(
+                instrument_id=fitted.instrument_id,
+                instrument_version=fitted.instrument_version,
+                is_demo=cohort.is_demo,
+                k=fitted.k,
+                n_leaders=fitted.n_leaders,
+                model=fitted.to_data(),
+            )
+        )
+        session.flush()
+    return fitted

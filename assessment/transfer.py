@@ -1,0 +1,624 @@
+"""Responses in and scores out without the web forms (``cl360 responses import``, ``cl360 scores export``).
+
+Import (``docs/scoring.md`` has the format): one CSV row per rater, columns ``leader`` (email),
+``relationship``, one per item id (blank = not able to rate) and optionally one per open
+question id. All or nothing: every row is checked first, and a single problem rejects the file
+with one ``row N, column X: message`` line per problem and nothing written. Accepted rows are
+stored by :func:`assessment.responses.store_responses`, exactly as web submissions are (no link
+to anyone, random ids, no timestamps).
+
+Export: every figure of :func:`assessment.results.cohort_results`, per leader, group,
+dimension and item, as CSV (one row per figure) or JSON. What the scoring layer withheld is
+written as ``suppressed`` with a reason code and no number at all; an individual rater's
+answers and comments never appear, because the export only ever sees scoring output. Text
+cells are neutralised against spreadsheet formula injection. Both directions are plain
+functions; the CLI only opens the transaction and prints.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import IO, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from assessment import audit
+from assessment.cohorts import cohort_instrument
+from assessment.exports import safe_text
+from assessment.imports import ImportProblems, RowProblem, decode, parse_relationship
+from assessment.instruments import Instrument
+from assessment.models import Cohort, Leader, Relationship, Response
+from assessment.psychometrics import LeaderFigures
+from assessment.responses import MAX_COMMENT_LENGTH, NOT_ABLE_TO_RATE, NewResponse, store_responses
+from assessment.results import CohortResults, cohort_results
+from assessment.scoring import OTHERS, SCORING_VERSION, GroupScores, Stat, Withheld
+
+EXPORT_FORMAT = "cl360-scores/1"
+LEADER_COLUMN = ("leader", "leader_email", "email")
+RELATIONSHIP_COLUMN = ("relationship", "rater_group", "group")
+NOT_ABLE_TO_RATE_WORDS = frozenset({"", NOT_ABLE_TO_RATE, "n/a"})
+
+
+# -- import -------------------------------------------------------------------------------
+
+
+def problem_line(problem: RowProblem) -> str:
+    """``row N, column X: message``, the form ``cl360 responses import`` prints a problem in
+    (rows count CSV records from 1, the header)."""
+    return f"row {problem.row}, column {problem.column}: {problem.message}"
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    responses: int
+    leaders: int
+    by_relationship: dict[str, int]
+
+    def __str__(self) -> str:
+        groups = ", ".join(f"{group} {count}" for group, count in self.by_relationship.items())
+        return f"imported {self.responses} responses for {self.leaders} leaders" + (
+            f" ({groups})" if groups else ""
+        )
+
+
+def import_responses(session: Session, cohort: Cohort, data: bytes, *, actor: str) -> ImportSummary:
+    """Check a whole response file, then store every response in it, or raise and store none.
+
+    Raises :class:`~assessment.imports.ImportProblems` listing every problem (the same error
+    the leader and rater imports raise; :func:`problem_line` words each). Only flushes: the caller's
+    transaction commits (or, on any error, rolls back).
+    """
+    instrument = cohort_instrument(cohort)
+    try:
+        text = decode(data)
+    except ImportProblems as error:  # empty, a spreadsheet workbook, binary data
+        raise ImportProblems([RowProblem(1, "(file)", p.message) for p in error.problems]) from None
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
+    try:
+        header = next(reader)
+    except (StopIteration, csv.Error):
+        raise ImportProblems([RowProblem(1, "(file)", "the file is empty")]) from None
+    columns, problems = _columns(header, instrument)
+    if problems:
+        raise ImportProblems(problems)
+    leaders = {
+        email.lower(): leader_id
+        for leader_id, email in session.execute(
+            select(Leader.id, Leader.email).where(Leader.cohort_id == cohort.id)
+        )
+    }
+    has_self = set(
+        session.scalars(
+            select(Response.leader_id)
+            .join(Leader, Leader.id == Response.leader_id)
+            .where(Leader.cohort_id == cohort.id, Response.relationship_ == Relationship.SELF)
+        )
+    )
+    parser = _RowParser(instrument, columns, leaders, has_self)
+    accepted: list[NewResponse] = []
+    try:
+        for number, record in enumerate(reader, start=2):
+            if not any(cell.strip() for cell in record):
+                continue
+            found = parser.parse(number, record, len(header))
+            if found is not None:
+                accepted.append(found)
+    except csv.Error as error:
+        parser.problems.append(RowProblem(reader.line_num, "(file)", f"unreadable CSV: {error}"))
+    if not parser.problems and not accepted:
+        parser.problems.append(RowProblem(2, "(file)", "the file has a header but no rows"))
+    if parser.problems:
+        raise ImportProblems(parser.problems)
+    store_responses(session, accepted)
+    by_relationship = Counter(r.relationship.value for r in accepted)
+    summary = ImportSummary(
+        responses=len(accepted),
+        leaders=len({r.leader_id for r in accepted}),
+        by_relationship={
+            g.id: by_relationship[g.id] for g in instrument.rater_groups if by_relationship[g.id]
+        },
+    )
+    audit.record(
+        session,
+        actor,
+        "responses.import",
+        f"cohort:{cohort.slug}",
+        responses=summary.responses,
+        leaders=summary.leaders,
+        by_relationship=summary.by_relationship,
+    )
+    return summary
+
+
+def _delimiter(text: str) -> str:
+    """Comma, or the semicolon or tab a spreadsheet in another locale used in the header."""
+    header = text.split("\n", 1)[0]
+    return max(",;\t", key=lambda d: (header.count(d), d == ","))
+
+
+def _columns(header: list[str], instrument: Instrument) -> tuple[dict[str, int], list[RowProblem]]:
+    """Column positions by role ("leader", "relationship", item and question ids)."""
+    names = dict.fromkeys(LEADER_COLUMN, "leader")
+    names |= dict.fromkeys(RELATIONSHIP_COLUMN, "relationship")
+    names |= {item.id: item.id for item in instrument.items}
+    names |= {question.id: question.id for question in instrument.open_questions}
+    positions: dict[str, int] = {}
+    problems: list[RowProblem] = []
+    for index, title in enumerate(header):
+        shown = title.strip() or f"#{index + 1}"
+        role = names.get(title.strip().lower())
+        if role is None:
+            problems.append(RowProblem(1, shown, "unknown column: not an item or open question id"))
+        elif role in positions:
+            problems.append(RowProblem(1, shown, "this column is given twice"))
+        else:
+            positions[role] = index
+    for role in ("leader", "relationship"):
+        if role not in positions:
+            problems.append(RowProblem(1, role, "missing: this column is required"))
+    for item in instrument.items:
+        if item.id not in positions:
+            problems.append(
+                RowProblem(
+                    1, item.id, "missing: every item needs a column (blank cells: not able to rate)"
+                )
+            )
+    return positions, problems
+
+
+class _RowParser:
+    """Turns one CSV record into a :class:`NewResponse`, noting every problem it finds."""
+
+    def __init__(
+        self,
+        instrument: Instrument,
+        columns: Mapping[str, int],
+        leaders: Mapping[str, int],
+        has_self: set[int],
+    ) -> None:
+        self.instrument = instrument
+        self.columns = columns
+        self.leaders = leaders
+        self.has_self = set(has_self)
+        self.groups = [g.id for g in instrument.rater_groups]
+        self.points = instrument.scale.points
+        self.allowed = {str(p): p for p in range(1, self.points + 1)}
+        self.problems: list[RowProblem] = []
+
+    def _problem(self, row: int, column: str, message: str) -> None:
+        self.problems.append(RowProblem(row, column, message))
+
+    def parse(self, row: int, record: list[str], width: int) -> NewResponse | None:
+        before = len(self.problems)
+        if len(record) != width:
+            self._problem(row, "(row)", f"{len(record)} values, but the header has {width} columns")
+            return None
+        cell = {role: record[index].strip() for role, index in self.columns.items()}
+        leader_id = self._leader(row, cell["leader"])
+        relationship = self._relationship(row, cell["relationship"])
+        if relationship == Relationship.SELF and leader_id is not None:
+            if leader_id in self.has_self:
+                self._problem(row, "relationship", "this leader already has a self-assessment")
+            self.has_self.add(leader_id)
+        ratings = {
+            item.id: self._rating(row, item.id, cell[item.id]) for item in self.instrument.items
+        }
+        comments = {}
+        for question in self.instrument.open_questions:
+            text = cell.get(question.id, "")
+            if len(text) > MAX_COMMENT_LENGTH:
+                self._problem(row, question.id, f"longer than {MAX_COMMENT_LENGTH} characters")
+            elif text:
+                comments[question.id] = text
+        if len(self.problems) > before or leader_id is None or relationship is None:
+            return None
+        return NewResponse(leader_id, relationship, ratings, comments)
+
+    def _leader(self, row: int, email: str) -> int | None:
+        if not email:
+            self._problem(row, "leader", "missing: the leader's email address is required")
+            return None
+        leader_id = self.leaders.get(email.lower())
+        if leader_id is None:
+            self._problem(row, "leader", f"no leader with email {email!r} in this cohort")
+        return leader_id
+
+    def _relationship(self, row: int, value: str) -> Relationship | None:
+        if not value:
+            self._problem(row, "relationship", f"missing: one of {', '.join(self.groups)}")
+            return None
+        if value.strip().lower() == Relationship.SELF.value and "self" in self.groups:
+            return Relationship.SELF
+        relationship = parse_relationship(value, self.groups)
+        if relationship is None:
+            self._problem(
+                row,
+                "relationship",
+                f"{value!r} is not a rater group of this questionnaire ({', '.join(self.groups)})",
+            )
+        return relationship
+
+    def _rating(self, row: int, item_id: str, raw: str) -> int | None:
+        if raw.lower() in NOT_ABLE_TO_RATE_WORDS:
+            if not self.instrument.scale.not_able_to_rate:
+                self._problem(
+                    row,
+                    item_id,
+                    "an answer is required: this questionnaire has no 'not able to rate'",
+                )
+            return None
+        value = self.allowed.get(raw.lstrip("+"))
+        if value is None:
+            try:
+                number = float(raw)
+            except ValueError:
+                self._problem(row, item_id, f"{raw!r} is not a whole number")
+                return None
+            if number != int(number):
+                self._problem(row, item_id, f"{raw!r} is not a whole number")
+            else:
+                self._problem(row, item_id, f"{raw} is off the scale (1 to {self.points})")
+        return value
+
+
+# -- export -------------------------------------------------------------------------------
+
+CSV_COLUMNS = (
+    "record",
+    "leader_email",
+    "leader_name",
+    "group",
+    "group_label",
+    "kind",
+    "id",
+    "status",
+    "reason",
+    "n",
+    "mean",
+    "sd",
+    "ci_low",
+    "ci_high",
+    "rwg",
+    "raters_disagree",
+    "self_minus_others",
+    "flag",
+    "percentile_cohort",
+    "percentile_reference",
+    "agreement_type",
+    "previous_cohort",
+    "previous_mean",
+    "rci",
+    "reliable_change",
+    "profile",
+    "profile_probability",
+    "median",
+    "alpha",
+    "alpha_n",
+)
+SHOWN = "shown"
+SUPPRESSED = "suppressed"
+_POSITION = {column: index for index, column in enumerate(CSV_COLUMNS)}
+_EXTRAS = CSV_COLUMNS[_POSITION["self_minus_others"] : _POSITION["reliable_change"] + 1]
+_NO_EXTRAS = (None,) * len(_EXTRAS)
+_TAIL = (None,) * (len(CSV_COLUMNS) - _POSITION["profile"])
+
+
+def export_scores(session: Session, cohort: Cohort, fmt: str, out: IO[str]) -> int:
+    """Write every figure of a cohort to ``out`` as ``csv`` or ``json``; returns the leader count."""
+    if fmt not in ("csv", "json"):
+        raise ValueError(f"unknown export format {fmt!r} (csv or json)")
+    results = cohort_results(session, cohort)
+    if fmt == "csv":
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(CSV_COLUMNS)
+        writer.writerows(csv_rows(results))
+    else:
+        write_json(results, out)
+    return len(results.leaders)
+
+
+def _row(**fields: Any) -> tuple[Any, ...]:
+    """A CSV row from named fields; the rest are empty."""
+    row: list[Any] = [None] * len(CSV_COLUMNS)
+    for column, value in fields.items():
+        row[_POSITION[column]] = _cell(value)
+    return tuple(row)
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return safe_text(value)
+    return value
+
+
+def _group_figures(
+    group: GroupScores, instrument: Instrument
+) -> Iterator[tuple[str, str, Stat | Withheld]]:
+    """(kind, id, figure or why it is withheld) for every figure of a group, in instrument
+    order; figures absent without a reason (self chose "not able to rate") are skipped."""
+    for kind, ids in _figure_ids(instrument):
+        stats = group.dimensions if kind == "dimension" else group.items
+        for figure_id in ids:
+            stat = stats.get(figure_id)
+            if stat is not None:
+                yield kind, figure_id, stat
+            elif (withheld := group.withheld_figures.get(f"{kind}:{figure_id}")) is not None:
+                yield kind, figure_id, withheld
+
+
+def _figure_ids(instrument: Instrument) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    return (
+        ("dimension", tuple(d.id for d in instrument.dimensions)),
+        ("item", tuple(i.id for i in instrument.items)),
+    )
+
+
+def _dimension_extras(figures: LeaderFigures, dimension_id: str) -> dict[str, Any]:
+    """What Others' dimension figure carries besides its statistics: norms, type, change."""
+    change = figures.change.get(dimension_id)
+    agreement = figures.agreement.get(dimension_id)
+    return {
+        "percentile_cohort": figures.percentile_cohort.get(dimension_id),
+        "percentile_reference": figures.percentile_reference.get(dimension_id),
+        "agreement_type": agreement.value if agreement else None,
+        "previous_cohort": figures.previous_cohort if change else None,
+        "previous_mean": change.before if change else None,
+        "rci": change.rci if change else None,
+        "reliable_change": change.reliable if change else None,
+    }
+
+
+def _extras_rows(figures: LeaderFigures) -> dict[tuple[str, str], tuple[Any, ...]]:
+    """The extra CSV cells (:data:`_EXTRAS`) of each Others figure, by (kind, figure id)."""
+    scores = figures.scores
+    flags = {f.item_id: "blind_spot" for f in scores.blind_spots}
+    flags |= {f.item_id: "hidden_strength" for f in scores.hidden_strengths}
+    rows = {
+        ("item", item_id): (gap, flags.get(item_id), *(None,) * (len(_EXTRAS) - 2))
+        for item_id, gap in scores.item_gaps.items()
+    }
+    for dimension_id in figures.others:
+        extras = _dimension_extras(figures, dimension_id)
+        rows["dimension", dimension_id] = (
+            scores.dimension_gaps.get(dimension_id),
+            None,
+            *(_cell(extras[column]) for column in _EXTRAS[2:]),
+        )
+    return rows
+
+
+def csv_rows(results: CohortResults) -> Iterator[tuple[Any, ...]]:
+    """The CSV export, in :data:`CSV_COLUMNS` order: cohort rows, profile rows, then per leader
+    a summary row and one row per figure of each group (suppressed ones without numbers)."""
+    instrument = results.instrument
+    for dimension in instrument.dimensions:
+        distribution = results.figures.distributions[dimension.id]
+        reliability = results.figures.reliability[dimension.id]
+        yield _row(
+            record="cohort",
+            kind="dimension",
+            id=dimension.id,
+            n=distribution.n,
+            mean=distribution.mean,
+            sd=distribution.sd,
+            median=distribution.median,
+            alpha=reliability.alpha,
+            alpha_n=reliability.n_responses,
+        )
+    profiles = results.profiles
+    if profiles.model is not None:
+        status = "stored" if profiles.persisted else "fitted"
+        for index, name in enumerate(profiles.model.names):
+            yield _row(
+                record="profile",
+                kind="profile",
+                id=str(index),
+                status=status,
+                n=profiles.model.sizes[index],
+                profile=name,
+            )
+    elif profiles.too_few is not None:
+        yield _row(
+            record="profile",
+            kind="profile",
+            status="too_few_leaders",
+            reason=profiles.too_few.message,
+            n=profiles.too_few.n_leaders,
+        )
+    for leader_id, info in results.leaders.items():
+        figures = results.figures.leaders.get(leader_id)
+        if figures is not None:
+            yield from _leader_rows(results, info.email, info.name, leader_id, figures)
+
+
+def _leader_rows(
+    results: CohortResults, email: str, name: str, leader_id: int, figures: LeaderFigures
+) -> Iterator[tuple[Any, ...]]:
+    scores = figures.scores
+    assignment = results.profiles.assignments.get(leader_id)
+    observers_withheld = next((w for w in scores.withheld if w.group == OTHERS), None)
+    yield _row(
+        record="leader",
+        leader_email=email,
+        leader_name=name,
+        status=SUPPRESSED if scores.others is None else SHOWN,
+        reason=observers_withheld.code if observers_withheld else None,
+        n=scores.others.n_raters if scores.others else None,
+        profile=assignment.name if assignment else None,
+        profile_probability=assignment.probability if assignment else None,
+        previous_cohort=figures.previous_cohort,
+    )
+    email, name = safe_text(email), safe_text(name)
+    others_extras = _extras_rows(figures)
+    figure_ids = _figure_ids(results.instrument)
+    for group in ([scores.self_scores] if scores.self_scores else []) + scores.shown:
+        # The hot loop (millions of rows for a large cohort): plain tuples, no dicts.
+        prefix = ("figure", email, name, group.key, safe_text(group.label))
+        extras = others_extras if group is scores.others else {}
+        for kind, ids in figure_ids:
+            stats = group.dimensions if kind == "dimension" else group.items
+            for figure_id in ids:
+                stat = stats.get(figure_id)
+                if stat is not None:
+                    disagree = "true" if stat.raters_disagree else "false"
+                    yield (*prefix, kind, figure_id, SHOWN, None, *stat, disagree,
+                           *extras.get((kind, figure_id), _NO_EXTRAS), *_TAIL)  # fmt: skip
+                elif (withheld := group.withheld_figures.get(f"{kind}:{figure_id}")) is not None:
+                    yield (*prefix, kind, figure_id, SUPPRESSED, withheld.code, *(None,) * 7,
+                           *_NO_EXTRAS, *_TAIL)  # fmt: skip
+    for withheld in scores.withheld:
+        yield _row(
+            record="figure",
+            leader_email=email,
+            leader_name=name,
+            group=withheld.group,
+            group_label=withheld.label,
+            kind="group",
+            status=SUPPRESSED,
+            reason=withheld.code,
+        )
+
+
+def write_json(results: CohortResults, out: IO[str]) -> None:
+    """The JSON export, written leader by leader so memory does not grow with the cohort."""
+    instrument = results.instrument
+    rules = results.rules
+    head = {
+        "format": EXPORT_FORMAT,
+        "scoring_version": SCORING_VERSION,
+        "cohort": {
+            "slug": results.slug,
+            "name": results.name,
+            "instrument": {
+                "id": instrument.id,
+                "version": instrument.version,
+                "title": instrument.title,
+            },
+            "rules": {
+                "group_minimums": dict(rules.group_minimums),
+                "others_minimum": rules.others_minimum,
+                "comments_minimum": rules.comments_minimum,
+                "gap_threshold": rules.gap_threshold,
+            },
+        },
+        "dimensions": [_dimension_json(results, d.id, d.name) for d in instrument.dimensions],
+        "profiles": _profiles_json(results),
+    }
+    text = json.dumps(head, indent=1)
+    out.write(text[: text.rindex("}")].rstrip() + ',\n "leaders": [')
+    for index, leader_id in enumerate(results.leaders):
+        figures = results.figures.leaders.get(leader_id)
+        if figures is None:
+            continue
+        out.write(
+            ("\n  " if index == 0 else ",\n  ")
+            + json.dumps(_leader_json(results, leader_id, figures))
+        )
+    out.write("\n ]\n}\n")
+
+
+def _dimension_json(results: CohortResults, dimension_id: str, name: str) -> dict[str, Any]:
+    distribution = results.figures.distributions[dimension_id]
+    reliability = results.figures.reliability[dimension_id]
+    return {
+        "id": dimension_id,
+        "name": name,
+        "alpha": reliability.alpha,
+        "alpha_responses": reliability.n_responses,
+        "items": reliability.n_items,
+        "leaders": distribution.n,
+        "mean": distribution.mean,
+        "sd": distribution.sd,
+        "median": distribution.median,
+        "agreement_margin": distribution.margin,
+        "reference_leaders": results.figures.reference_size[dimension_id],
+    }
+
+
+def _profiles_json(results: CohortResults) -> dict[str, Any]:
+    profiles = results.profiles
+    if profiles.model is None:
+        if profiles.too_few is None:
+            return {"status": "not_computed"}
+        return {
+            "status": "too_few_leaders",
+            "message": profiles.too_few.message,
+            "leaders": profiles.too_few.n_leaders,
+            "minimum": profiles.too_few.minimum,
+        }
+    data = profiles.model.to_data()
+    return {
+        "status": "stored" if profiles.persisted else "fitted",
+        "k": data["k"],
+        "names": data["names"],
+        "sizes": data["sizes"],
+        "method": data["method"],
+        "selection": data["selection"],
+        "stability": data["stability"],
+        "leaders": data["n"],
+        "fitted_at": data["fitted_at"],
+    }
+
+
+def _leader_json(results: CohortResults, leader_id: int, figures: LeaderFigures) -> dict[str, Any]:
+    info = results.leaders[leader_id]
+    scores = figures.scores
+    instrument = results.instrument
+    groups: list[dict[str, Any]] = []
+    for group in ([scores.self_scores] if scores.self_scores else []) + scores.shown:
+        entry: dict[str, Any] = {
+            "group": group.key,
+            "label": group.label,
+            "status": SHOWN,
+            "n_raters": group.n_raters,
+            "dimensions": {},
+            "items": {},
+        }
+        for kind, figure_id, figure in _group_figures(group, instrument):
+            entry["dimensions" if kind == "dimension" else "items"][figure_id] = (
+                {"status": SUPPRESSED, "reason": figure.code}
+                if isinstance(figure, Withheld)
+                else {
+                    "status": SHOWN,
+                    **figure._asdict(),
+                    "raters_disagree": figure.raters_disagree,
+                }
+            )
+        groups.append(entry)
+    groups += [
+        {"group": w.group, "label": w.label, "status": SUPPRESSED, "reason": w.code}
+        for w in scores.withheld
+    ]
+    assignment = results.profiles.assignments.get(leader_id)
+    return {
+        "email": info.email,
+        "name": info.name,
+        "department": info.department,
+        "observer_scores": SHOWN if scores.others else SUPPRESSED,
+        "comments_shown": scores.comments_allowed,
+        "groups": groups,
+        "self_minus_others": {
+            "dimensions": scores.dimension_gaps,
+            "items": scores.item_gaps,
+        },
+        "blind_spots": [f.item_id for f in scores.blind_spots],
+        "hidden_strengths": [f.item_id for f in scores.hidden_strengths],
+        "dimensions": {d: _dimension_extras(figures, d) for d in figures.others},
+        "profile": (
+            {
+                "name": assignment.name,
+                "index": assignment.index,
+                "probability": assignment.probability,
+            }
+            if assignment
+            else None
+        ),
+    }

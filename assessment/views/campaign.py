@@ -1,0 +1,346 @@
+"""The coach running a campaign: imports, nominations, mail, reminders, moderation, release, exports.
+
+Thin views: each parses the request, calls one domain operation and redirects (PRG); the
+request's single commit happens in :mod:`assessment.web`. Mail failures roll the whole
+action back, so nothing is half-done.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from assessment import exports, moderation, nominations, releases, reminders, transfer
+from assessment.cohorts import CohortError, cohort_instrument, reopen_cohort, set_schedule
+from assessment.forms import (
+    DecisionForm,
+    EmptyForm,
+    ImportForm,
+    RedactionForm,
+    ScheduleForm,
+    observer_choices,
+)
+from assessment.imports import ImportProblems, import_leaders, import_raters
+from assessment.invitations import issue_leader_link
+from assessment.mail import MailError, leader_link_message
+from assessment.models import Cohort, MailMessage, Nomination
+from assessment.responses import leader_responses
+from assessment.results import cohort_results
+from assessment.scoring import Rules, score_leader
+from assessment.views.coach import _my_cohort, _my_leader, flash_links, render_cohort
+from assessment.web import (
+    current_coach,
+    db_session,
+    login_required,
+    postman,
+    require,
+    rollback,
+    settings,
+)
+
+blueprint = Blueprint("campaign", __name__)
+
+
+def _actor() -> str:
+    return current_coach().email
+
+
+def _back(cohort: Cohort) -> Response:
+    return redirect(url_for("coach.cohort", slug=cohort.slug))
+
+
+# -- Imports ----------------------------------------------------------------------------------
+
+IMPORTERS = {"leaders": import_leaders, "raters": import_raters}
+
+
+@blueprint.route("/cohorts/<slug>/import/<kind>", methods=["POST"])
+@login_required
+def import_csv(slug: str, kind: str) -> Response | tuple[str, int]:
+    cohort = _my_cohort(slug)
+    require(kind in IMPORTERS)
+    forms = {k: ImportForm(prefix=k, formdata=None) for k in IMPORTERS}
+    form = forms[kind] = ImportForm(prefix=kind)
+    if not form.validate_on_submit():
+        return render_cohort(cohort, imports=forms, status=400)
+    data = form.file.data.read()
+    try:
+        created = IMPORTERS[kind](db_session(), cohort, data, actor=_actor())
+    except ImportProblems as error:
+        rollback()
+        return render_cohort(cohort, imports=forms, problems={kind: error.problems}, status=422)
+    if kind == "leaders":
+        flash(f"{len(created)} leaders imported.", "success")
+    else:
+        flash(
+            f"{len(created)} raters imported. Their invitations are ready: press "
+            "“Send invitations” to mail them.",
+            "success",
+        )
+    return _back(cohort)
+
+
+# -- Schedule, invitations and reminders ---------------------------------------------------------
+
+
+@blueprint.route("/cohorts/<slug>/schedule", methods=["POST"])
+@login_required
+def schedule(slug: str) -> Response:
+    cohort = _my_cohort(slug)
+    form = ScheduleForm()
+    if form.validate_on_submit():
+        try:
+            set_schedule(db_session(), cohort, form.deadline.data, form.days(), _actor())
+        except (ValueError, CohortError) as error:
+            flash(f"The schedule was not changed: {error}.", "error")
+        else:
+            flash("Deadline and reminder days saved.", "success")
+    else:
+        flash("The schedule was not changed: give the deadline as a date.", "error")
+    return _back(cohort)
+
+
+@blueprint.route("/cohorts/<slug>/invitations/send", methods=["POST"])
+@login_required
+def send_invitations(slug: str) -> Response:
+    cohort = _my_cohort(slug)
+    if EmptyForm().validate_on_submit():
+        waiting = reminders.unsent(db_session(), cohort)
+        outcome = reminders.send_invitations(db_session(), waiting, postman(), actor=_actor())
+        _flash_outcome("Invitations", outcome)
+    return _back(cohort)
+
+
+@blueprint.route("/cohorts/<slug>/remind", methods=["POST"])
+@login_required
+def remind(slug: str) -> Response:
+    cohort = _my_cohort(slug)
+    if EmptyForm().validate_on_submit():
+        try:
+            outcome = reminders.remind_outstanding(
+                db_session(), cohort, postman(), actor=_actor(), today=date.today()
+            )
+        except CohortError as error:
+            flash(str(error), "error")
+        else:
+            _flash_outcome("Reminders", outcome)
+    return _back(cohort)
+
+
+def _flash_outcome(what: str, outcome: reminders.Outcome) -> None:
+    where = "" if settings().mail.configured else " (to the outbox: no mail server is set up)"
+    flash(f"{what}: {outcome.summary()}{where}.", "error" if outcome.failed else "success")
+    for failure in outcome.failed[:3]:
+        flash(failure, "error")
+
+
+@blueprint.route("/cohorts/<slug>/outbox")
+@login_required
+def outbox(slug: str) -> str:
+    cohort = _my_cohort(slug)
+    messages = db_session().scalars(
+        select(MailMessage)
+        .where(MailMessage.cohort_id == cohort.id)
+        .order_by(MailMessage.created_at.desc(), MailMessage.id.desc())
+        .limit(500)
+    )
+    return render_template(
+        "coach/outbox.html",
+        cohort=cohort,
+        messages=list(messages),
+        mail_configured=settings().mail.configured,
+    )
+
+
+@blueprint.route("/cohorts/<slug>/reopen", methods=["POST"])
+@login_required
+def reopen(slug: str) -> Response:
+    cohort = _my_cohort(slug)
+    if EmptyForm().validate_on_submit():
+        try:
+            reopen_cohort(db_session(), cohort, _actor())
+        except CohortError as error:
+            flash(str(error), "error")
+        else:
+            flash(
+                "The cohort is open again. Released reports stay as they are; a leader's report "
+                "can be released again only when enough new responses arrive in each group.",
+                "success",
+            )
+    return _back(cohort)
+
+
+# -- Nominations -------------------------------------------------------------------------------
+
+
+def _decision_form(nomination: Nomination, formdata: bool = False) -> DecisionForm:
+    form = DecisionForm(
+        prefix=f"n{nomination.id}",
+        formdata=None if not formdata else request.form,
+        name=nomination.rater_name,
+        email=nomination.rater_email,
+        relationship=nomination.relationship_.value,
+    )
+    form.relationship.choices = observer_choices(cohort_instrument(nomination.leader.cohort))
+    return form
+
+
+@blueprint.route("/cohorts/<slug>/nominations")
+@login_required
+def nominations_page(slug: str) -> str:
+    cohort = _my_cohort(slug)
+    waiting = nominations.pending(db_session(), cohort)
+    return render_template(
+        "coach/nominations.html",
+        cohort=cohort,
+        items=[(n, _decision_form(n)) for n in waiting],
+    )
+
+
+@blueprint.route("/nominations/<int:nomination_id>", methods=["POST"])
+@login_required
+def decide(nomination_id: int) -> Response | str:
+    nomination = db_session().get(Nomination, nomination_id)
+    require(nomination is not None and nomination.leader.cohort.coach_id == current_coach().id)
+    cohort = nomination.leader.cohort
+    form = _decision_form(nomination, formdata=True)
+    action = request.form.get("action")
+    if not form.validate_on_submit() and action != "reject":
+        flash(f"Not approved: {_first_error(form)}", "error")
+        return redirect(url_for("campaign.nominations_page", slug=cohort.slug))
+    try:
+        if action == "reject":
+            if not EmptyForm(prefix=f"n{nomination.id}").validate_on_submit():
+                return redirect(url_for("campaign.nominations_page", slug=cohort.slug))
+            nominations.reject(db_session(), nomination, actor=_actor())
+            flash(f"Nomination of {nomination.rater_name} declined.", "success")
+        else:
+            nominations.approve(
+                db_session(),
+                nomination,
+                postman(),
+                actor=_actor(),
+                name=form.name.data,
+                email=form.email.data,
+                relationship=form.relationship.data,
+            )
+            flash(f"{nomination.rater_name} approved and invited.", "success")
+    except (CohortError, MailError) as error:
+        rollback()
+        flash(f"Nothing was changed: {error}", "error")
+    return redirect(url_for("campaign.nominations_page", slug=cohort.slug))
+
+
+def _first_error(form: DecisionForm) -> str:
+    for name, errors in form.errors.items():
+        if errors:
+            return f"{name.split('-')[-1]}: {errors[0]}"
+    return "the form has expired; reload the page"
+
+
+# -- Leader links, moderation and release --------------------------------------------------------
+
+
+@blueprint.route("/cohorts/<slug>/leaders/<int:leader_id>/link", methods=["POST"])
+@login_required
+def leader_link(slug: str, leader_id: int) -> Response:
+    leader = _my_leader(slug, leader_id)
+    if EmptyForm().validate_on_submit():
+        token = issue_leader_link(db_session(), leader, actor=_actor())
+        link = postman().leader_link(token)
+        try:
+            postman().deliver(db_session(), leader_link_message(leader, link), leader.cohort)
+        except MailError as error:
+            rollback()
+            flash(f"The link was not changed: {error}", "error")
+        else:
+            flash_links([(f"{leader.name} (personal page)", link)])
+            flash(f"The personal page link was emailed to {leader.email}.", "success")
+    return redirect(url_for("coach.leader", slug=slug, leader_id=leader.id))
+
+
+@blueprint.route("/cohorts/<slug>/leaders/<int:leader_id>/comments", methods=["GET", "POST"])
+@login_required
+def moderate(slug: str, leader_id: int) -> str | Response | tuple[str, int]:
+    leader = _my_leader(slug, leader_id)
+    instrument = cohort_instrument(leader.cohort)
+    form = RedactionForm()
+    secret = settings().secret_key
+    status = 200
+    if form.validate_on_submit():
+        try:
+            moderation.redact(
+                db_session(),
+                leader,
+                form.handle.data or "",
+                form.text.data or "",
+                actor=_actor(),
+                secret=secret,
+            )
+        except CohortError as error:
+            flash(f"Not saved: {error}.", "error")
+            status = 422
+        else:
+            flash("Comment saved as it will appear in the report.", "success")
+            return redirect(url_for("campaign.moderate", slug=slug, leader_id=leader.id))
+    scores = score_leader(instrument, leader_responses(db_session(), leader))
+    comments = (
+        moderation.leader_comments(db_session(), leader, instrument, secret)
+        if scores.comments_allowed
+        else []
+    )
+    return render_template(
+        "coach/moderate.html",
+        leader=leader,
+        cohort=leader.cohort,
+        comments=comments,
+        comments_allowed=scores.comments_allowed,
+        comments_minimum=Rules.from_instrument(instrument).comments_minimum,
+        state=releases.release_state(db_session(), leader),
+        action_form=EmptyForm(),
+        redacted=moderation.REDACTED,
+    ), status
+
+
+@blueprint.route("/cohorts/<slug>/leaders/<int:leader_id>/release", methods=["POST"])
+@login_required
+def release(slug: str, leader_id: int) -> Response:
+    leader = _my_leader(slug, leader_id)
+    if EmptyForm().validate_on_submit():
+        try:
+            releases.release_report(db_session(), leader, postman(), actor=_actor())
+        except (CohortError, MailError) as error:
+            rollback()
+            flash(f"Not released: {error}", "error")
+        else:
+            flash(f"Report released to {leader.name}, who has been told by email.", "success")
+    return redirect(url_for("campaign.moderate", slug=slug, leader_id=leader.id))
+
+
+# -- Exports ------------------------------------------------------------------------------------
+
+
+@blueprint.route("/cohorts/<slug>/scores.<fmt>")
+@login_required
+def export_scores(slug: str, fmt: str) -> Response:
+    """The cohort's aggregated scores: the rows of ``cl360 scores export``, as CSV or XLSX."""
+    cohort = _my_cohort(slug)
+    require(fmt in ("csv", "xlsx"))
+    if fmt == "csv":
+        out = io.StringIO()
+        transfer.export_scores(db_session(), cohort, "csv", out)
+        body = out.getvalue().encode("utf-8-sig")  # the BOM makes Excel read UTF-8
+        mimetype = "text/csv; charset=utf-8"
+    else:
+        rows = transfer.csv_rows(cohort_results(db_session(), cohort))
+        body = exports.to_xlsx(transfer.CSV_COLUMNS, rows)
+        mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return Response(
+        body,
+        mimetype=mimetype,
+        headers={"Content-Disposition": f'attachment; filename="{cohort.slug}-scores.{fmt}"'},
+    )

@@ -1,0 +1,71 @@
+"""A small cohort with submitted responses in the real database, for report and batch tests."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from assessment.cohorts import add_leader, create_cohort
+from assessment.database import Database
+from assessment.instruments import Instrument
+from assessment.models import Coach, Relationship
+from assessment.responses import NewResponse, store_responses
+
+RATERS = (
+    [Relationship.SELF, Relationship.MANAGER]
+    + [Relationship.PEER] * 3
+    + [Relationship.DIRECT_REPORT] * 2
+)
+COMMENT = "Explains why the work matters before the targets."
+
+
+@dataclass(frozen=True)
+class SmallCohort:
+    slug: str
+    name: str
+    leaders: dict[str, int]  # name -> id
+
+
+def make_cohort(
+    database: Database,
+    coach: Coach,
+    instrument: Instrument,
+    names: tuple[str, ...] = ("Ada Lovelace", "Grace Hopper"),
+    name: str = "Report cohort",
+) -> SmallCohort:
+    """Leaders each rated by themselves, a manager, three peers and two direct reports."""
+    rng = random.Random(len(names))
+    with database.transaction() as session:
+        cohort = create_cohort(session, session.merge(coach), name, instrument)
+        leaders = {
+            n: add_leader(session, cohort, n, n.lower().replace(" ", ".") + "@example.org")
+            for n in names
+        }
+        session.flush()
+        new = []
+        for leader in leaders.values():
+            for relationship in RATERS:
+                ratings = {item.id: rng.randint(2, 5) for item in instrument.items}
+                comments = (
+                    {instrument.open_questions[0].id: COMMENT}
+                    if relationship != Relationship.SELF and instrument.open_questions
+                    else {}
+                )
+                new.append(NewResponse(leader.id, relationship, ratings, comments))
+        store_responses(session, new)
+        return SmallCohort(
+            cohort.slug, cohort.name, {n: leader.id for n, leader in leaders.items()}
+        )
+
+
+def client_signed_in_as(app: Flask, email: str, password: str) -> FlaskClient:
+    """A second browser, signed in as another coach."""
+    from tests.conftest import csrf_token
+
+    client = app.test_client()
+    token = csrf_token(client.get("/login").get_data(as_text=True))
+    client.post("/login", data={"email": email, "password": password, "csrf_token": token})
+    return client

@@ -1,0 +1,150 @@
+"""Score exports, tested for the ways real tools have leaked rater data."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from assessment.cohorts import add_leader, create_cohort
+from assessment.exports import safe_text, to_xlsx
+from assessment.invitations import create_invitation
+from assessment.models import Relationship, Response
+from assessment.responses import Answers, submit
+from assessment.transfer import CSV_COLUMNS as COLUMNS
+
+SECRET_COMMENT = "The night shift incident with Jo was handled badly."
+
+
+@pytest.fixture
+def exported(database, coach, instrument, signed_in):
+    with database.transaction() as s:
+        cohort = create_cohort(s, s.merge(coach), "Export cohort", instrument)
+        hostile = add_leader(s, cohort, '=HYPERLINK("http://evil","x")', "h@example.org", "+Ops")
+        small = add_leader(s, cohort, "Tiny Group", "t@example.org", "@Ward")
+        plan = [
+            (hostile, Relationship.SELF, "Self Person", 5),
+            (hostile, Relationship.PEER, "Penny Peer", 4),
+            (hostile, Relationship.PEER, "Paul Peer", 3),
+            (hostile, Relationship.PEER, "Pia Peer", 2),
+            (hostile, Relationship.DIRECT_REPORT, "Dora Report", 1),  # 2 reports: below 3
+            (hostile, Relationship.DIRECT_REPORT, "Dan Report", 5),
+            (small, Relationship.PEER, "Solo Peer", 1),  # Others below minimum: nothing shown
+            (small, Relationship.PEER, "Duo Peer", 2),
+        ]
+        for leader, relationship, name, value in plan:
+            invitation, _ = create_invitation(
+                s,
+                leader,
+                relationship,
+                actor="t",
+                rater_name=name,
+                rater_email=name.lower().replace(" ", ".") + "@example.org",
+            )
+            answers = {i.id: value for i in instrument.items}
+            submit(s, instrument, invitation, Answers(answers, {"most_helps": SECRET_COMMENT}))
+        slug = cohort.slug
+    csv_bytes = signed_in.get(f"/cohorts/{slug}/scores.csv")
+    xlsx_bytes = signed_in.get(f"/cohorts/{slug}/scores.xlsx")
+    return csv_bytes, xlsx_bytes
+
+
+def test_exports_download_with_the_right_types(exported):
+    csv_response, xlsx_response = exported
+    assert csv_response.status_code == 200 and csv_response.mimetype == "text/csv"
+    assert "attachment" in csv_response.headers["Content-Disposition"]
+    assert xlsx_response.mimetype.endswith("spreadsheetml.sheet")
+    assert xlsx_response.data.startswith(b"PK")
+
+
+def rows_of(exported):
+    csv_response, xlsx_response = exported
+    text = csv_response.data.decode("utf-8-sig")
+    csv_rows = list(csv.DictReader(io.StringIO(text)))
+    sheet = load_workbook(io.BytesIO(xlsx_response.data), read_only=True)["scores"]
+    values = list(sheet.values)
+    width = len(values[0])  # a read-only sheet leaves trailing empty cells out
+    xlsx_rows = [
+        dict(zip(values[0], (*row, *[None] * (width - len(row))), strict=True))
+        for row in values[1:]
+    ]
+    return text, csv_rows, xlsx_rows
+
+
+NUMBERS = ("n", "mean", "sd", "ci_low", "ci_high", "rwg", "self_minus_others")
+
+
+def test_no_identifying_columns_answers_or_comments(exported, session):
+    text, csv_rows, xlsx_rows = rows_of(exported)
+    assert list(csv_rows[0]) == list(COLUMNS) == list(xlsx_rows[0])
+    forbidden = ["Penny", "Paul", "Pia", "Dora", "Dan", "Solo", "Duo", "Self Person"]
+    forbidden += ["penny", "dora", "solo"]  # their email addresses
+    forbidden += list(session.scalars(select(Response.id)))
+    for word in forbidden:
+        assert word not in text
+    assert "night shift" not in text and "most_helps" not in text
+    identifying = {"rater", "rater_name", "rater_email", "response_id", "invitation_id"}
+    assert not identifying & set(COLUMNS)
+    assert not any(w in c for c in COLUMNS for w in ("comment", "answer", "email_rater"))
+
+
+def shown(rows):
+    return [r for r in rows if r["record"] == "figure" and r["status"] == "shown"]
+
+
+def test_groups_below_their_minimum_carry_no_numbers(exported):
+    _, csv_rows, xlsx_rows = rows_of(exported)
+    for rows in (csv_rows, xlsx_rows):
+        groups = {(r["leader_name"], r["group"]) for r in shown(rows)}
+        assert not any(g == "direct_report" for _, g in groups)  # 2 < 3
+        assert not any(leader.startswith("Tiny") for leader, _ in groups)  # Others: 2 < 3
+        hostile = {g for leader, g in groups if "HYPERLINK" in leader}
+        # Peers (3) are withheld too: Others minus Peers would expose the two direct reports.
+        assert hostile == {"self", "others"}
+        others = [r for r in shown(rows) if r["group"] == "others" and r["kind"] == "dimension"]
+        assert {int(r["n"]) for r in others} == {5}  # direct reports still count in Others
+        for row in rows:
+            if row["record"] == "figure" and row["status"] == "suppressed":
+                assert all(row[c] in (None, "") for c in NUMBERS), row
+            elif row["record"] == "figure" and row["group"] != "self":
+                assert int(row["n"]) >= 3
+
+
+def test_formula_injection_is_neutralised_in_csv_and_xlsx(exported):
+    _, csv_rows, xlsx_rows = rows_of(exported)
+    leaders = {r["leader_name"] for r in csv_rows if r["leader_name"]}
+    assert '\'=HYPERLINK("http://evil","x")' in leaders
+    for row in xlsx_rows:
+        for value in row.values():
+            assert not (isinstance(value, str) and value.startswith(("=", "+", "-", "@")))
+    means = [r["mean"] for r in shown(xlsx_rows) if r["mean"] is not None]
+    assert means and all(isinstance(m, float | int) for m in means)
+    gaps = [r["self_minus_others"] for r in xlsx_rows if r["self_minus_others"] is not None]
+    assert gaps and all(isinstance(g, float | int) for g in gaps)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("=1+1", "'=1+1"),
+        ("+cmd", "'+cmd"),
+        ("-2+3", "'-2+3"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tx", "'\tx"),
+        ("\r=x", "'\r=x"),
+        ("Plain", "Plain"),
+        ("a\x00b\x07c", "abc"),
+    ],
+)
+def test_safe_text(value, expected):
+    assert safe_text(value) == expected
+
+
+def test_xlsx_of_no_rows_is_just_the_header():
+    sheet = load_workbook(io.BytesIO(to_xlsx(COLUMNS, [])))["scores"]
+    assert [c.value for c in sheet[1]] == list(COLUMNS)
+    cells = load_workbook(io.BytesIO(to_xlsx(["a", "b"], [("=2+2", -1.5)])))["scores"]
+    assert [c.value for c in cells[2]] == ["'=2+2", -1.5]

@@ -1,0 +1,212 @@
+"""Mail over a real SMTP server on loopback, the outbox, and reminders that never repeat."""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import replace
+from datetime import date, timedelta
+from email import message_from_bytes, policy
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import func, select
+
+from assessment.cli import cli
+from assessment.cohorts import add_leader, create_cohort, set_schedule
+from assessment.config import MailSettings
+from assessment.invitations import create_invitation, find_invitation
+from assessment.mail import MailError, Postman
+from assessment.models import Invitation, InvitationStatus, MailMessage, Relationship, ReminderSent
+from assessment.reminders import remind, remind_outstanding, scheduled_key, scheduled_reminders
+from assessment.responses import Answers, save_draft
+from tests.conftest import csrf_token
+
+
+class Collector:
+    def __init__(self) -> None:
+        self.messages: list = []
+        self.refuse = False
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.refuse:
+            return "554 5.7.1 refused by the test server"
+        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        return "250 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def smtp():
+    collector = Collector()
+    controller = Controller(collector, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    collector.settings = MailSettings(
+        server="127.0.0.1", port=controller.port, use_tls=False, sender="coach@cl360.test"
+    )
+    yield collector
+    controller.stop()
+
+
+@pytest.fixture
+def campaign(database, coach, instrument):
+    """A cohort with one leader: a self link, two named peers (one has a draft), one unnamed."""
+    with database.transaction() as s:
+        cohort = create_cohort(s, s.merge(coach), "Mail cohort", instrument)
+        leader = add_leader(s, cohort, "Rosa Diaz", "rosa@example.org")
+        create_invitation(s, leader, Relationship.SELF, actor="t")
+        first, _ = create_invitation(
+            s, leader, Relationship.PEER, actor="t", rater_name="Pat", rater_email="pat@example.org"
+        )
+        second, _ = create_invitation(
+            s, leader, Relationship.PEER, actor="t", rater_name="Lee", rater_email="lee@example.org"
+        )
+        create_invitation(s, leader, Relationship.PEER, actor="t")  # no address
+        save_draft(s, first, Answers({instrument.items[0].id: 4}))
+        second.status = InvitationStatus.SUBMITTED
+        return cohort
+
+
+def count(session, model, *where) -> int:
+    return session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def test_reminders_go_by_smtp_with_a_new_working_link_and_the_draft_kept(
+    database, campaign, smtp, session
+):
+    postman = Postman(smtp.settings, "http://cl360.test")
+    with database.transaction() as s:
+        outcome = remind_outstanding(
+            s, s.merge(campaign), postman, actor="coach@example.org", today=date(2027, 3, 1)
+        )
+    assert (outcome.sent, outcome.no_address) == (2, 1)  # self and Pat; Lee answered already
+    recipients = sorted(m["To"] for m in smtp.messages)
+    assert recipients == ["pat@example.org", "rosa@example.org"]
+    pat = next(m for m in smtp.messages if m["To"] == "pat@example.org")
+    assert pat["Subject"] == "Reminder: Rosa Diaz asks for your feedback"
+    assert pat["From"] == "coach@cl360.test"
+    body = pat.get_content()
+    link = next(line for line in body.splitlines() if line.startswith("http://cl360.test/r/"))
+    with database.session() as s:
+        invitation = find_invitation(s, link.rsplit("/", 1)[1])
+        assert invitation.rater_email == "pat@example.org"
+        assert invitation.draft is not None  # the draft stays with the invitation
+    # Mail sent over SMTP keeps no body: the link would otherwise be stored in clear.
+    assert session.scalars(select(MailMessage.body)).all() == [None, None]
+    assert set(session.scalars(select(MailMessage.transport))) == {"smtp"}
+    with database.transaction() as s:
+        again = remind_outstanding(s, s.merge(campaign), postman, actor="c", today=date(2027, 3, 1))
+    assert (again.sent, again.already) == (0, 2) and len(smtp.messages) == 2
+
+
+def test_without_smtp_messages_go_to_the_outbox_the_coach_can_read(signed_in, campaign, session):
+    page = signed_in.get(f"/cohorts/{campaign.slug}").get_data(as_text=True)
+    assert "Remind the outstanding (3)" in page
+    assert "pat@example.org" in page and "Lee" not in page  # only those who have not answered
+    response = signed_in.post(
+        f"/cohorts/{campaign.slug}/remind", data={"csrf_token": csrf_token(page)}
+    )
+    assert response.status_code == 302
+    outbox = signed_in.get(f"/cohorts/{campaign.slug}/outbox").get_data(as_text=True)
+    assert "Outbox" in outbox and "Reminder: Rosa Diaz asks for your feedback" in outbox
+    assert "http://localhost/r/" in outbox
+    assert count(session, MailMessage, MailMessage.transport == "outbox") == 2
+
+
+def test_smtp_refusal_rolls_back_the_reminder_so_the_next_run_retries(
+    database, campaign, smtp, session
+):
+    smtp.refuse = True
+    postman = Postman(smtp.settings, "http://cl360.test")
+    with database.transaction() as s:
+        invitation = s.scalar(select(Invitation).where(Invitation.rater_name == "Pat"))
+        old_hash = invitation.token_hash
+        with pytest.raises(MailError, match="did not take the message"):
+            remind(s, invitation, "k", postman, actor="t")
+        assert invitation.token_hash == old_hash  # the old link still works
+    assert count(session, ReminderSent) == 0
+    smtp.refuse = False
+    with database.transaction() as s:
+        invitation = s.scalar(select(Invitation).where(Invitation.rater_name == "Pat"))
+        assert remind(s, invitation, "k", postman, actor="t") is True
+
+
+def test_unreachable_server_is_a_clear_error(database, campaign):
+    postman = Postman(MailSettings(server="127.0.0.1", port=free_port(), timeout=2), "http://x")
+    with database.transaction() as s:
+        invitation = s.scalar(select(Invitation).where(Invitation.rater_name == "Pat"))
+        with pytest.raises(MailError, match=r"127\.0\.0\.1"):
+            remind(s, invitation, "k", postman, actor="t")
+
+
+def test_schedule_key_follows_the_deadline_and_days(campaign):
+    deadline = date(2027, 3, 20)
+    cohort = replace_schedule(campaign, deadline, [7, 3, 1])
+    assert scheduled_key(cohort, deadline - timedelta(days=8)) is None
+    assert scheduled_key(cohort, deadline - timedelta(days=7)) == "before:2027-03-20:7"
+    assert scheduled_key(cohort, deadline - timedelta(days=5)) == "before:2027-03-20:7"
+    assert scheduled_key(cohort, deadline - timedelta(days=2)) == "before:2027-03-20:3"
+    assert scheduled_key(cohort, deadline) == "before:2027-03-20:1"
+    assert scheduled_key(cohort, deadline + timedelta(days=1)) is None
+
+
+def replace_schedule(cohort, deadline, days):
+    cohort.deadline, cohort.reminder_days = deadline, days
+    return cohort
+
+
+def test_cron_command_sends_each_reminder_once(app, database, campaign, smtp, runner, session):
+    app.extensions["cl360.settings"].mail = smtp.settings
+    with database.transaction() as s:
+        set_schedule(s, s.merge(campaign), date(2027, 3, 20), [3], "coach@example.org")
+    before = runner.invoke(cli, ["reminders", "send", "--today", "2027-03-16"])
+    assert before.exit_code == 0 and "0 sent" in before.output
+    first = runner.invoke(cli, ["reminders", "send", "--today", "2027-03-17"])
+    assert first.exit_code == 0, first.output
+    assert "2 sent" in first.output and len(smtp.messages) == 2
+    for _ in range(2):  # cron runs again the same day, and the next day
+        again = runner.invoke(cli, ["reminders", "send", "--today", "2027-03-18"])
+        assert again.exit_code == 0 and "0 sent" in again.output
+    assert len(smtp.messages) == 2
+    keys = set(session.scalars(select(ReminderSent.reminder_key)))
+    assert keys == {"before:2027-03-20:3"}
+    with database.session() as s:
+        assert scheduled_reminders(s, date(2027, 3, 18)) == []
+
+
+def test_the_unique_constraint_itself_refuses_a_second_reminder(database, campaign, session):
+    """Even if two cron runs both decided to send, the database lets only one record stand."""
+    postman = Postman(MailSettings(), "http://x")
+    with database.transaction() as s:
+        invitation = s.scalar(select(Invitation).where(Invitation.rater_name == "Pat"))
+        assert remind(s, invitation, "same", postman, actor="t") is True
+        assert remind(s, invitation, "same", postman, actor="t") is False
+    assert count(session, ReminderSent) == 1
+    assert count(session, MailMessage) == 1
+
+
+def test_invitations_are_sent_once_with_the_cli(app, runner, database, campaign, smtp, session):
+    app.extensions["cl360.settings"].mail = smtp.settings
+    result = runner.invoke(cli, ["invitations", "send", "--cohort", campaign.slug])
+    assert result.exit_code == 0 and "2 sent" in result.output
+    assert sorted(m["Subject"] for m in smtp.messages) == [
+        "Rosa Diaz asks for your feedback",
+        "Your self-assessment for Mail cohort",
+    ]
+    again = runner.invoke(cli, ["invitations", "send", "--cohort", campaign.slug])
+    assert "0 sent" in again.output and len(smtp.messages) == 2
+
+
+def test_mail_settings_come_from_the_environment():
+    from assessment.config import Settings
+
+    settings = Settings.from_environment(
+        {"MAIL_SERVER": "smtp.example.org", "MAIL_PORT": "465", "MAIL_USE_SSL": "yes"}
+    )
+    assert settings.mail.configured and settings.mail.use_ssl and settings.mail.port == 465
+    assert "secret" not in repr(replace(settings.mail, password="secret"))
+    assert not Settings.from_environment({}).mail.configured

@@ -1,0 +1,87 @@
+"""Reports through the app: the cohort report download, its authorisation, and the one path
+from the database to a leader's report (assessment.reporting) with the cohort-level figures."""
+
+from __future__ import annotations
+
+import io
+
+import pypdf
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from assessment.accounts import create_coach
+from assessment.database import Database
+from assessment.models import Cohort, Leader
+from assessment.profiles import TooFewLeaders
+from assessment.reporting import cohort_report_data, leader_report, placement
+from assessment.results import cohort_results
+from reports.build import AGREEMENT_LABELS, ordinal
+from tests.cohort_data import SmallCohort, client_signed_in_as, make_cohort
+
+
+@pytest.fixture
+def cohort(database: Database, coach, instrument) -> SmallCohort:
+    return make_cohort(
+        database, coach, instrument, names=("Ada Lovelace", "Grace Hopper", "Mary Seacole")
+    )
+
+
+def url_of(cohort: SmallCohort) -> str:
+    return f"/cohorts/{cohort.slug}/cohort-report.pdf"
+
+
+def test_coach_downloads_the_cohort_report(signed_in: FlaskClient, cohort: SmallCohort) -> None:
+    page = signed_in.get(f"/cohorts/{cohort.slug}").get_data(as_text=True)
+    assert url_of(cohort) in page  # linked from the cohort page
+    response = signed_in.get(url_of(cohort))
+    assert response.status_code == 200
+    assert response.mimetype == "application/pdf"
+    assert response.headers["Content-Disposition"] == (
+        f'attachment; filename="{cohort.slug}-cohort-report.pdf"'
+    )
+    reader = pypdf.PdfReader(io.BytesIO(response.data))
+    text = " ".join(" ".join(p.extract_text() for p in reader.pages).split())
+    assert "Cohort report" in text and cohort.name in text
+    for name in cohort.leaders:
+        assert name not in text  # no leader is named in the cohort report
+    inline = signed_in.get(url_of(cohort) + "?inline")
+    assert inline.headers["Content-Disposition"].startswith("inline;")
+
+
+def test_cohort_report_is_only_for_its_coach(
+    app: Flask, database: Database, cohort: SmallCohort
+) -> None:
+    anonymous = app.test_client()
+    response = anonymous.get(url_of(cohort))
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+    with database.transaction() as s:
+        create_coach(s, "other@example.org", "another long password")
+    other = client_signed_in_as(app, "other@example.org", "another long password")
+    assert other.get(url_of(cohort)).status_code == 404
+    assert other.get("/cohorts/no-such-cohort/cohort-report.pdf").status_code == 404
+
+
+def test_leader_report_carries_the_cohort_figures(database: Database, cohort: SmallCohort) -> None:
+    with database.session() as session:
+        leader = session.get(Leader, cohort.leaders["Ada Lovelace"])
+        results = cohort_results(session, leader.cohort)
+        report = leader_report(session, leader)
+        data = cohort_report_data(session, session.scalar(select(Cohort)))
+    figures = results.figures.leaders[leader.id]
+    assert report.standing.available
+    for dimension, row in zip(results.instrument.dimensions, report.standing.rows, strict=True):
+        kind = figures.agreement.get(dimension.id)
+        assert row.agreement == (AGREEMENT_LABELS[kind.value] if kind else None)
+        assert row.percentile == ordinal(figures.percentile_cohort[dimension.id])
+        assert row.cohort_n == 3
+    # Three leaders: too few for profiles, and the report says so in the model's words.
+    assert isinstance(results.profiles.too_few, TooFewLeaders)
+    assert report.standing.profile.note == results.profiles.too_few.message
+    assert report.standing.change_notes[0].startswith("This is your first assessment")
+    assert placement(results, leader.id).figures == figures
+    assert data.n_leaders == 3 and data.with_observer_scores == 3
+    assert [d.alpha_value for d in data.dimensions] == [
+        results.figures.reliability[d.id].alpha for d in results.instrument.dimensions
+    ]
