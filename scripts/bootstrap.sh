@@ -62,8 +62,13 @@ ensure_venv() {
   local stamp="$VENV/.installed-$extras"
   if [ ! -f "$stamp" ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ]; then
     say "installing the project and its dependencies ($extras)"
-    "$VENV/bin/python" -m pip install --quiet --upgrade pip
-    "$VENV/bin/python" -m pip install --quiet -e "$ROOT[$extras]"
+    # pip's build chatter goes to a log, shown only when something fails.
+    if ! { "$VENV/bin/python" -m pip install --upgrade pip \
+        && "$VENV/bin/python" -m pip install -e "$ROOT[$extras]"; } >"$VENV/install.log" 2>&1; then
+      cat "$VENV/install.log" >&2
+      echo "Installing the Python dependencies failed (log above, kept in $VENV/install.log)." >&2
+      exit 1
+    fi
     touch "$stamp"
   fi
 }
