@@ -1,19 +1,20 @@
 """Every report of a cohort at once, in parallel worker processes (PRODUCT §7).
 
-:func:`plan_reports` reads what the batch needs in the calling process: the cohort's results
-(scores, psychometrics, profiles: computed once, not once per leader) and one task per leader
-plus one for the cohort report. :func:`run_reports` renders the tasks in a pool of worker
-processes and reports each outcome as it arrives. A task that fails is recorded with a clear
-message and the other tasks still finish.
+:func:`plan_reports` lists, in the calling process, one task per leader plus one for the
+cohort report. :func:`run_reports` renders the tasks in a pool of worker processes and reports
+each outcome as it arrives. A task that fails is recorded with a clear message and the other
+tasks still finish.
 
-Workers are started with ``spawn`` (no forked copies of the parent's connections or locks),
-and each one opens its own :class:`~assessment.database.Database` from the URL in its
-initializer: a SQLAlchemy engine is never shared across processes. Each writes its PDF itself
-(to a temporary name, renamed when complete, so a failed task never leaves half a file) and
-sends back only a small :class:`Outcome`.
+Workers are started with ``spawn`` (no forked copies of the parent's connections or locks).
+Each one opens its own :class:`~assessment.database.Database` from the URL in its initializer
+(a SQLAlchemy engine is never shared across processes) and computes the cohort's results
+(scores, psychometrics, profiles) once, on its first task, for all the reports it renders.
+Only plain values cross between processes: the URL, the slug, the date, each task and its
+outcome. Each worker writes its PDF itself (to a temporary name, renamed when complete, so a
+failed task never leaves half a file).
 
 ``cl360 reports build`` wraps these two functions; a distributed task queue could call
-:func:`render_task` the same way.
+:func:`start_worker` and :func:`render_task` the same way.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from datetime import date
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from assessment.database import Database
 from assessment.models import Cohort, Leader
@@ -59,12 +61,11 @@ class Task:
 
 @dataclass(frozen=True)
 class Plan:
-    """What the workers need, read once in the calling process."""
+    """The PDFs to render for one cohort, listed in the calling process."""
 
     database_url: str
-    cohort_id: int
+    slug: str
     cohort_name: str
-    results: CohortResults
     tasks: list[Task]
     today: date
 
@@ -110,12 +111,11 @@ class BatchResult:
 
 
 def plan_reports(database: Database, slug: str, out: Path, today: date | None = None) -> Plan:
-    """Read the cohort once and list the PDFs to render into ``out`` (created if missing)."""
+    """List the PDFs to render into ``out`` (created if missing) for the cohort ``slug``."""
     with database.session() as session:
         cohort = session.scalar(select(Cohort).where(Cohort.slug == slug))
         if cohort is None:
             raise BatchError(f"no cohort with the slug {slug!r}")
-        results = cohort_results(session, cohort)
         leaders = session.scalars(
             select(Leader).where(Leader.cohort_id == cohort.id).order_by(Leader.name, Leader.id)
         ).all()
@@ -127,7 +127,7 @@ def plan_reports(database: Database, slug: str, out: Path, today: date | None = 
                 name = name.replace("-360-report.pdf", f"-{leader.id}-360-report.pdf")
             taken.add(name)
             tasks.append(Task(leader.name, out / name, leader.id))
-        plan = Plan(database.url, cohort.id, cohort.name, results, tasks, today or date.today())
+        plan = Plan(database.url, slug, cohort.name, tasks, today or date.today())
     out.mkdir(parents=True, exist_ok=True)
     return plan
 
@@ -145,7 +145,7 @@ def run_reports(
         max_workers=jobs,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=start_worker,
-        initargs=(plan.database_url, plan.results, plan.today),
+        initargs=(plan.database_url, plan.slug, plan.today),
     ) as pool:
         futures: dict[Future[Outcome], Task] = {
             pool.submit(render_task, task): task for task in plan.tasks
@@ -164,14 +164,31 @@ def run_reports(
 
 # -- inside a worker ----------------------------------------------------------------------
 
-_worker: dict[str, object] = {}
+
+@dataclass
+class _Worker:
+    database: Database
+    slug: str
+    today: date
+    results: CohortResults | None = None
+
+    def cohort_results(self, session: Session) -> CohortResults:
+        """The cohort's results, computed on the first task and kept for the others."""
+        if self.results is None:
+            cohort = session.scalar(select(Cohort).where(Cohort.slug == self.slug))
+            if cohort is None:
+                raise BatchError(f"cohort {self.slug!r} no longer exists")
+            self.results = cohort_results(session, cohort)
+        return self.results
 
 
-def start_worker(database_url: str, results: CohortResults, today: date) -> None:
-    """Pool initializer: this process's own engine, and the cohort's results."""
-    _worker["database"] = Database(database_url)
-    _worker["results"] = results
-    _worker["today"] = today
+_worker: _Worker | None = None
+
+
+def start_worker(database_url: str, slug: str, today: date) -> None:
+    """Pool initializer: this process's own engine for the cohort ``slug``."""
+    global _worker
+    _worker = _Worker(Database(database_url), slug, today)
 
 
 def render_task(task: Task) -> Outcome:
@@ -190,23 +207,18 @@ def render_task(task: Task) -> Outcome:
 
 
 def _render(task: Task) -> bytes:
-    database = _worker["database"]
-    results = _worker["results"]
-    today = _worker["today"]
-    assert isinstance(database, Database)
-    assert isinstance(results, CohortResults)
-    assert isinstance(today, date)
-    with database.session() as session:
+    if _worker is None:
+        raise BatchError("render_task runs in a worker started with start_worker")
+    with _worker.database.session() as session:
+        results = _worker.cohort_results(session)
         if task.leader_id is None:
-            cohort = session.scalar(select(Cohort).where(Cohort.slug == results.slug))
-            if cohort is None:
-                raise BatchError(f"cohort {results.slug!r} no longer exists")
-            report = cohort_report_data(session, cohort, today, results=results)
+            cohort = session.scalar(select(Cohort).where(Cohort.slug == _worker.slug))
+            report = cohort_report_data(session, cohort, _worker.today, results=results)
         else:
             leader = session.get(Leader, task.leader_id)
-            if leader is None or leader.cohort.slug != results.slug:
+            if leader is None or leader.cohort.slug != _worker.slug:
                 raise BatchError(f"leader {task.leader_id} is no longer in the cohort")
-            report = leader_report(session, leader, today, results=results)
+            report = leader_report(session, leader, _worker.today, results=results)
     return render_pdf(report)
 
 

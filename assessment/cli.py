@@ -360,7 +360,9 @@ def reports_build(slug: str, out: Path, jobs: int | None) -> None:
     except BatchError as error:
         raise click.ClickException(str(error)) from None
     with click.progressbar(
-        length=len(plan.tasks), label=f"Rendering {len(plan.tasks)} reports", file=sys.stderr
+        length=len(plan.tasks),
+        label=f"{plan.cohort_name}: {len(plan.tasks)} reports",
+        file=sys.stderr,
     ) as bar:
 
         def advance(_outcome: Outcome) -> None:

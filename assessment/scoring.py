@@ -24,7 +24,7 @@ import itertools
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from functools import cache, partial
+from functools import cache, cached_property, partial
 from itertools import compress
 from typing import Any, Generic, NamedTuple, TypeVar
 
@@ -341,7 +341,7 @@ _new_stat = partial(tuple.__new__, Stat)
 """Builds a :class:`Stat` from a 6-tuple at C speed (what ``Stat._make`` does, minus a frame)."""
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(eq=False)
 class _Pool:
     """Every figure of one kind of rater pool (a group, Others, self) for every leader at once.
 
@@ -382,18 +382,15 @@ class _Pool:
             rwg = np.maximum(0.0, 1 - variance / ((scale_points**2 - 1) / 12))
         return cls(n, mean, sd, mean - half_width, mean + half_width, rwg)
 
+    @cached_property
+    def _stacked(self) -> np.ndarray:
+        """(leaders, 5, figures): mean, SD, interval bounds and r_wg side by side."""
+        return np.stack([self.mean, self.sd, self.ci_low, self.ci_high, self.rwg], axis=1)
+
     def figures(self, leader: int) -> list[list[Any]]:
         """One leader's mean, SD, interval bounds and r_wg per figure, as plain lists; the
         four that need n >= 2 are None below that."""
-        values = np.stack(
-            [
-                self.mean[leader],
-                self.sd[leader],
-                self.ci_low[leader],
-                self.ci_high[leader],
-                self.rwg[leader],
-            ]
-        ).tolist()
+        values = self._stacked[leader].tolist()
         for index in np.flatnonzero(self.n[leader] < 2).tolist():
             for column in values[1:]:
                 column[index] = None
@@ -531,6 +528,14 @@ class _Scoring:
             self.below[key] = group_shown & (pool.n < minimum) & ((pool.n > 0) | is_dimension)
             self.complement[key] = np.zeros_like(pool.n, dtype=bool)
         self._suppress_complements()
+        self.any_withheld = {
+            (code, key): withheld[key].any(axis=1).tolist()
+            for code, withheld in (
+                (FIGURE_BELOW_MINIMUM, self.below),
+                (COMPLEMENT, self.complement),
+            )
+            for key in self.pools
+        }
 
     def _suppress_complements(self) -> None:
         """Hide figures whose withheld remainder could be worked out by subtraction.
@@ -652,6 +657,8 @@ class _Scoring:
         hidden: dict[str, Withheld] = {}
         label = self.rules.label(key)
         for code, withheld in ((FIGURE_BELOW_MINIMUM, self.below), (COMPLEMENT, self.complement)):
+            if not self.any_withheld[code, key][position]:
+                continue
             for index in np.flatnonzero(withheld[key][position]).tolist():
                 reason = (
                     f"only {n[index]} of the {label} raters rated this (minimum {minimum})"

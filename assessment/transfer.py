@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from assessment import audit
 from assessment.cohorts import cohort_instrument
-from assessment.exports import safe_text
+from assessment.exports import FORMULA_START, safe_text
 from assessment.imports import ImportProblems, RowProblem, decode, parse_relationship
 from assessment.instruments import Instrument
 from assessment.models import Cohort, Leader, Relationship, Response
@@ -331,11 +331,18 @@ def _row(**fields: Any) -> tuple[Any, ...]:
     return tuple(row)
 
 
+def _text(value: str) -> str:
+    """A text cell no spreadsheet will evaluate; the check is cheap for the usual plain names."""
+    if value.isprintable() and not value.startswith(FORMULA_START):
+        return value
+    return safe_text(value)
+
+
 def _cell(value: Any) -> Any:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        return safe_text(value)
+        return _text(value)
     return value
 
 
@@ -456,12 +463,12 @@ def _leader_rows(
         profile_probability=assignment.probability if assignment else None,
         previous_cohort=figures.previous_cohort,
     )
-    email, name = safe_text(email), safe_text(name)
+    email, name = _text(email), _text(name)
     others_extras = _extras_rows(figures)
     figure_ids = _figure_ids(results.instrument)
     for group in ([scores.self_scores] if scores.self_scores else []) + scores.shown:
         # The hot loop (millions of rows for a large cohort): plain tuples, no dicts.
-        prefix = ("figure", email, name, group.key, safe_text(group.label))
+        prefix = ("figure", email, name, group.key, _text(group.label))
         extras = others_extras if group is scores.others else {}
         for kind, ids in figure_ids:
             stats = group.dimensions if kind == "dimension" else group.items

@@ -331,7 +331,7 @@ def distribution_chart(report: CohortReport) -> Markup:
     is the same on every run and never says which dot is which leader.
     """
     axis = Axis(report.scale_points, 130.0, WIDTH - 20)
-    top, row_height = 34.0, 44.0
+    top, row_height = 34.0, 50.0
     rows = []
     y = top
     for dimension in report.dimensions:
@@ -341,11 +341,11 @@ def distribution_chart(report: CohortReport) -> Markup:
             lanes: list[float] = [-1e9, -1e9, -1e9]
             for value in dimension.values:
                 x = axis.x(value)
-                lane = next((i for i, last in enumerate(lanes) if x - last >= 7), None)
+                lane = next((i for i, last in enumerate(lanes) if x - last >= 8), None)
                 if lane is None:
                     lane = min(range(3), key=lambda i: lanes[i])
                 lanes[lane] = x
-                dots.append({"x": x, "y": round(centre + (lane - 1) * 7, 2)})
+                dots.append({"x": x, "y": round(centre + (lane - 1) * 8, 2)})
         mean = _spread_value(dimension.mean)
         sd = _spread_value(dimension.sd)
         rows.append(
@@ -372,7 +372,7 @@ def distribution_chart(report: CohortReport) -> Markup:
         plot_top=top - 4,
         plot_bottom=round(plot_bottom, 2),
         rows=rows,
-        dot=marker_path("circle", 3.2),
+        dot=marker_path("circle", 3.6),
         first_anchor=report.first_anchor,
         last_anchor=report.last_anchor,
         title=(
