@@ -124,19 +124,20 @@ class LegendEntry:
 
 
 @cache
-def _environment() -> Environment:
+def template_environment() -> Environment:
+    """The one Jinja environment for report pages and charts: autoescaped (names and comments
+    are user content), strict about missing values, compiled once per process."""
     return Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
-        keep_trailing_newline=False,
     )
 
 
 def _render(template: str, **context: object) -> Markup:
-    svg = _environment().get_template(template).render(font_family=FONT_FAMILY, **context)
+    svg = template_environment().get_template(template).render(font_family=FONT_FAMILY, **context)
     return Markup(svg)
 
 

@@ -15,7 +15,6 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from weasyprint import CSS, HTML
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
@@ -25,7 +24,6 @@ from reports.build import IndividualReport
 from reports.cohort import CohortReport
 
 PACKAGE = Path(__file__).parent
-TEMPLATES = PACKAGE / "templates"
 STATIC = PACKAGE / "static"
 PDF_VARIANT = "pdf/ua-1"
 AUTHOR = "Compassionate Leadership 360"
@@ -65,17 +63,6 @@ class StaticFilesOnly(URLFetcher):
 
 
 @cache
-def _environment() -> Environment:
-    return Environment(
-        loader=FileSystemLoader(TEMPLATES),
-        autoescape=True,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-
-
-@cache
 def _font_config() -> FontConfiguration:
     """One font configuration per process: Pango keeps its font lookups between reports."""
     return FontConfiguration()
@@ -109,7 +96,7 @@ def render_html(report: Report, *, link_stylesheet: bool = True) -> str:
             "completion_chart": charts.completion_chart(report),
             "distribution_chart": charts.distribution_chart(report),
         }
-        return _environment().get_template("cohort.html").render(context)
+        return charts.template_environment().get_template("cohort.html").render(context)
     series_styles = charts.series_styles(report.series)
     context = {
         "report": report,
@@ -123,7 +110,7 @@ def render_html(report: Report, *, link_stylesheet: bool = True) -> str:
         },
         "swatches": {key: charts.swatch(style) for key, style in series_styles.items()},
     }
-    return _environment().get_template("individual.html").render(context)
+    return charts.template_environment().get_template("individual.html").render(context)
 
 
 def render_pdf(report: Report) -> bytes:
