@@ -35,9 +35,9 @@ from reports.build import (
     shuffled_comments,
     signed,
 )
+from reports.charts import TEMPLATES
 from reports.render import (
     STATIC,
-    TEMPLATES,
     RefusedURL,
     StaticFilesOnly,
     render_html,
