@@ -62,18 +62,19 @@ def test_a_whole_campaign(browser, live_server, coach, session, screenshot):
         {"name": "bad.csv", "mimeType": "text/csv", "buffer": b"name,email\nNo Address,\n"}
     )
     coach_page.get_by_role("button", name="Import leaders").click()
-    assert coach_page.get_by_text("Nothing was imported").is_visible()
+    expect(coach_page.get_by_text("Nothing was imported")).to_be_visible()
     screenshot(coach_page, "01-import-problems")
     coach_page.locator("#leaders-file").set_input_files(
         {"name": "leaders.csv", "mimeType": "text/csv", "buffer": LEADERS_CSV}
     )
     coach_page.get_by_role("button", name="Import leaders").click()
-    assert coach_page.get_by_text("2 leaders imported").is_visible()
+    expect(coach_page.get_by_text("2 leaders imported")).to_be_visible()
     screenshot(coach_page, "02-cohort-after-import")
 
     # The coach sends Priya her personal link; it lands in the outbox (no SMTP here).
     coach_page.get_by_role("link", name="Priya Shah").click()
     coach_page.get_by_role("button", name="Send personal link").click()
+    expect(coach_page.get_by_text("The personal page link was emailed")).to_be_visible()
     screenshot(coach_page, "03-leader-page-link")
     priya_link = latest_link(session, "priya@example.org", "l")
 
@@ -90,27 +91,27 @@ def test_a_whole_campaign(browser, live_server, coach, session, screenshot):
         priya.get_by_label("Their email").fill(email)
         priya.get_by_label("How they work with you").select_option("peer")
         priya.get_by_role("button", name="Nominate").click()
-        assert priya.get_by_text(f"{name} nominated").is_visible()
+        expect(priya.get_by_text(f"{name} nominated")).to_be_visible()
     screenshot(priya, "04-leader-nominated")
     priya.get_by_role("button", name="Start your self-assessment").click()
-    assert priya.get_by_role("heading", name="Your self-assessment").is_visible()
+    expect(priya.get_by_role("heading", name="Your self-assessment")).to_be_visible()
     answer_everything(priya, "4")
     priya.get_by_role("button", name="Submit my answers").click()
-    assert priya.get_by_role("heading", name="Thank you").is_visible()
+    expect(priya.get_by_role("heading", name="Thank you")).to_be_visible()
 
     # The coach approves the nominations, correcting one address.
     coach_page.goto(live_server + "/cohorts/spring-programme")
     coach_page.get_by_role("link", name=re.compile("Review 3 nominations")).click()
     screenshot(coach_page, "05-nominations")
-    for _ in range(2):
-        coach_page.locator("form.nomination").first.get_by_role(
-            "button", name="Approve and invite"
-        ).click()
-        assert coach_page.get_by_text("approved and invited").is_visible()
+    nominations = coach_page.locator("form.nomination")
+    for waiting in (2, 1):
+        nominations.first.get_by_role("button", name="Approve and invite").click()
+        expect(nominations).to_have_count(waiting)
+        expect(coach_page.get_by_text("approved and invited")).to_be_visible()
     cai = coach_page.locator("form.nomination", has_text="Cai Wong")
     cai.get_by_label("Email").fill("cai@example.org")
     cai.get_by_role("button", name="Approve and invite").click()
-    assert coach_page.get_by_text("No nominations are waiting").is_visible()
+    expect(coach_page.get_by_text("No nominations are waiting")).to_be_visible()
     coach_page.goto(live_server + "/cohorts/spring-programme/outbox")
     screenshot(coach_page, "06-outbox")
 
@@ -119,11 +120,11 @@ def test_a_whole_campaign(browser, live_server, coach, session, screenshot):
         link = latest_link(session, email, "r")
         rater = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
         rater.goto(link)
-        assert rater.get_by_role("heading", name="Feedback for Priya Shah").is_visible()
+        expect(rater.get_by_role("heading", name="Feedback for Priya Shah")).to_be_visible()
         if index == 0:
             rater.locator("fieldset.item").first.locator("input[value='2']").check()
             rater.get_by_role("button", name="Save and finish later").click()
-            assert rater.get_by_text("Your answers are saved").is_visible()
+            expect(rater.get_by_text("Your answers are saved")).to_be_visible()
             rater.goto(link)
             assert rater.locator("fieldset.item").first.locator("input[value='2']").is_checked()
             screenshot(rater, "07-rater-resumed")
@@ -131,7 +132,7 @@ def test_a_whole_campaign(browser, live_server, coach, session, screenshot):
         comment = IDENTIFYING if index == 1 else f"Priya listens well ({index})."
         rater.get_by_label(re.compile("What does Priya Shah")).fill(comment)
         rater.get_by_role("button", name="Submit my answers").click()
-        assert rater.get_by_role("heading", name="Thank you").is_visible()
+        expect(rater.get_by_role("heading", name="Thank you")).to_be_visible()
         rater.context.close()
 
     # Tom's manager is invited by hand and has not answered yet.
@@ -141,33 +142,37 @@ def test_a_whole_campaign(browser, live_server, coach, session, screenshot):
     coach_page.get_by_label("Rater's name (optional)").fill("Mo Manager")
     coach_page.get_by_label("Rater's email (optional)").fill("mo@example.org")
     coach_page.get_by_role("button", name="Create links").click()
+    expect(coach_page.get_by_text("Mo Manager").first).to_be_visible()
 
     # The dashboard, filtered; then close, moderate and release.
     coach_page.goto(live_server + "/cohorts/spring-programme")
     coach_page.get_by_label("Show").select_option("below")
     coach_page.get_by_role("button", name="Filter").click()
-    assert coach_page.get_by_role("row", name=re.compile("Tom Reed")).is_visible()
-    assert coach_page.get_by_role("row", name=re.compile("Priya Shah")).count() == 0
+    expect(coach_page.get_by_role("row", name=re.compile("Tom Reed"))).to_be_visible()
+    priya_row = coach_page.get_by_role("row", name=re.compile("Priya Shah"))
+    expect(priya_row).to_have_count(0)
     coach_page.get_by_label("Show").select_option("all")
     coach_page.get_by_role("button", name="Filter").click()
+    expect(priya_row).to_have_count(1)
     coach_page.get_by_text("Show who has not responded yet").click()
     screenshot(coach_page, "08-dashboard")
     coach_page.get_by_role("button", name="Close cohort").click()
+    expect(coach_page.get_by_text("The cohort is closed")).to_be_visible()
     coach_page.get_by_role("row", name=re.compile("Priya Shah")).get_by_role(
         "link", name="Review & release"
     ).click()
     box = coach_page.locator("textarea", has_text="father")
     box.fill("She covered for me the week [redacted].")
     box.locator("xpath=..").get_by_role("button", name="Save comment").click()
-    assert coach_page.get_by_text("Comment saved as it will appear").is_visible()
+    expect(coach_page.get_by_text("Comment saved as it will appear")).to_be_visible()
     screenshot(coach_page, "09-moderation")
     coach_page.get_by_role("button", name="Release report to Priya Shah").click()
-    assert coach_page.get_by_text("Report released to Priya Shah").is_visible()
+    expect(coach_page.get_by_text("Report released to Priya Shah")).to_be_visible()
     screenshot(coach_page, "10-released")
 
     # Priya reads her report and writes her development plan.
     priya.goto(latest_link(session, "priya@example.org", "l"))
-    assert priya.get_by_role("heading", name="Your report is ready").is_visible()
+    expect(priya.get_by_role("heading", name="Your report is ready")).to_be_visible()
     screenshot(priya, "11-leader-report-ready")
     with priya.expect_download() as download:
         priya.get_by_role("link", name="Download your report (PDF)").click()
@@ -177,7 +182,7 @@ def test_a_whole_campaign(browser, live_server, coach, session, screenshot):
     priya.get_by_label("What do I notice in myself under pressure?").fill("I go quiet.")
     priya.get_by_label("Where do I need courage?").fill("Saying no to the weekly target.")
     priya.get_by_role("button", name="Save my plan").click()
-    assert priya.get_by_text("Your development plan is saved").is_visible()
+    expect(priya.get_by_text("Your development plan is saved")).to_be_visible()
     screenshot(priya, "12-development-plan")
     phone.close()
     desk.close()
@@ -225,7 +230,7 @@ def test_rater_pages_pass_axe_in_both_languages(
     page.goto(f"{live_server}/r/{en}")
     page.locator("fieldset.item").first.locator("input[value='3']").check()
     page.get_by_role("button", name="Submit my answers").click()
-    assert page.get_by_role("alert").first.is_visible()
+    expect(page.get_by_role("alert").first).to_be_visible()
     assert page.locator("#progress").inner_text().startswith("1 of")
     problems["errors"] = serious_violations(page)
     screenshot(page, "rater-errors")

@@ -41,9 +41,9 @@ def test_coach_leader_and_raters_walk_the_journey(
     page.get_by_label("Relationship to the leader").select_option("direct_report")
     page.get_by_label("How many links").fill("3")
     page.get_by_role("button", name="Create links").click()
+    expect(page.locator("input.links__url")).to_have_count(3)
     screenshot(page, "2-links")
     rater_links = [field.input_value() for field in page.locator("input.links__url").all()]
-    assert len(rater_links) == 3
 
     leader = context.new_page()
     leader.goto(self_link)
