@@ -171,6 +171,7 @@ class DraftResponse(Base):
     )
     answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     comments: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    predictions: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )
@@ -195,6 +196,7 @@ class Response(Base):
 
     answers: Mapped[list[Answer]] = relationship(cascade="all, delete-orphan")
     comments: Mapped[list[Comment]] = relationship(cascade="all, delete-orphan")
+    predictions: Mapped[list[Prediction]] = relationship(cascade="all, delete-orphan")
 
 
 class Answer(Base):
@@ -207,6 +209,22 @@ class Answer(Base):
     )
     item_id: Mapped[str] = mapped_column(String(80), primary_key=True)
     value: Mapped[int | None] = mapped_column(Integer)
+
+
+class Prediction(Base):
+    """The leader's prediction, in their self-assessment, of their Others score on a dimension.
+
+    Only a self response has predictions (PRODUCT §5, predicted views): a scale point, or no
+    row when the leader chose not to predict.
+    """
+
+    __tablename__ = "prediction"
+
+    response_id: Mapped[str] = mapped_column(
+        ForeignKey("response.id", ondelete="CASCADE"), primary_key=True
+    )
+    dimension_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer)
 
 
 class Comment(Base):

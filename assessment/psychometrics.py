@@ -1,4 +1,5 @@
-"""Figures that need a whole cohort: reliability, norms, agreement types and reliable change.
+"""Figures that need a whole cohort: reliability, norms, agreement types, reliable change, and
+how well each leader predicted their Others scores.
 
 PRODUCT §5 defines them; ``docs/scoring.md`` writes out each formula. Like :mod:`assessment.scoring`
 this module is pure (data in, data out, no Flask, no database), and it only ever builds on what
@@ -221,6 +222,43 @@ def reliable_change(
     return Change(before=before, now=now, s_diff=s_diff, rci=(now - before) / s_diff)
 
 
+# -- predicted views -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The leader's own prediction of their Others score on a dimension, beside the actual one.
+
+    ``others`` is ``None`` when the Others score is withheld: a prediction can then be shown
+    to its leader (it is their own answer) but not compared with anything.
+    """
+
+    predicted: float
+    others: float | None
+
+    @property
+    def error(self) -> float | None:
+        """Predicted minus actual: positive when the leader expected a higher Others score."""
+        return None if self.others is None else self.predicted - self.others
+
+
+def predictions_against(
+    predicted: Mapping[str, float], others: Mapping[str, float]
+) -> dict[str, Prediction]:
+    """Each predicted dimension with the leader's shown Others score for it (if any)."""
+    return {d: Prediction(value, others.get(d)) for d, value in predicted.items()}
+
+
+def mean_absolute_prediction_error(predictions: Mapping[str, Prediction]) -> float | None:
+    """Mean of |predicted - Others| over the dimensions that have both (PRODUCT §5).
+
+    A behavioural measure of self-awareness: how well the leader knows how they come across.
+    ``None`` when no prediction can be compared (none made, or Others withheld everywhere).
+    """
+    errors = [abs(p.error) for p in predictions.values() if p.error is not None]
+    return sum(errors) / len(errors) if errors else None
+
+
 @dataclass(frozen=True)
 class Baseline:
     """What reliable change needs from a leader's earlier cohort on the same instrument."""
@@ -250,6 +288,12 @@ class LeaderFigures:
     agreement: dict[str, AgreementType] = field(default_factory=dict)
     change: dict[str, Change] = field(default_factory=dict)
     previous_cohort: str | None = None
+    predictions: dict[str, Prediction] = field(default_factory=dict)
+    """The leader's predictions of their Others scores, by dimension, with the actual scores."""
+
+    @property
+    def prediction_error(self) -> float | None:
+        return mean_absolute_prediction_error(self.predictions)
 
 
 @dataclass(frozen=True)
@@ -263,6 +307,7 @@ class Placing:
     agreement: dict[str, AgreementType]
     change: dict[str, Change]
     previous_cohort: str | None
+    predictions: dict[str, Prediction]
 
 
 @dataclass(frozen=True)
@@ -335,6 +380,7 @@ def cohort_figures(
     *,
     reference: Mapping[str, Sequence[float]] | None = None,
     baselines: Mapping[K, Baseline] | None = None,
+    predictions: Mapping[K, Mapping[str, float]] | None = None,
 ) -> CohortFigures[K]:
     """Score every leader of a cohort and place each one in it (PRODUCT §5).
 
@@ -342,7 +388,8 @@ def cohort_figures(
     ``reference`` holds, per dimension, the shown Others scores of every leader in all data on
     the same instrument version (this cohort included); without it the cohort is its own
     reference. ``baselines`` holds, per leader with an earlier cohort on the same instrument,
-    what reliable change needs from it (see :meth:`CohortFigures.baseline`).
+    what reliable change needs from it (see :meth:`CohortFigures.baseline`). ``predictions``
+    holds, per leader who made any, their predicted Others score per dimension.
     """
     rules = rules or Rules.from_instrument(instrument)
     table = (
@@ -356,6 +403,7 @@ def cohort_figures(
         table_reliability(instrument, table, rules.others_minimum),
         reference=reference,
         baselines=baselines,
+        predictions=predictions,
     )
 
 
@@ -366,8 +414,9 @@ def place_leaders(
     *,
     reference: Mapping[str, Sequence[float]] | None = None,
     baselines: Mapping[K, Baseline] | None = None,
+    predictions: Mapping[K, Mapping[str, float]] | None = None,
 ) -> CohortFigures[K]:
-    """Norms, agreement types and reliable change for leaders already scored.
+    """Norms, agreement types, reliable change and predictions for leaders already scored.
 
     Split from :func:`cohort_figures` so that a cohort already scored can be placed again
     against other reference data without scoring it twice.
@@ -385,6 +434,7 @@ def place_leaders(
         for d in dimension_ids
     }
     baselines = baselines or {}
+    predictions = predictions or {}
     placings: dict[K, Placing] = {}
     for key, mine in others.items():
         self_scores = selves[key]
@@ -417,6 +467,7 @@ def place_leaders(
             agreement=agreement,
             change=change,
             previous_cohort=baseline.cohort if baseline else None,
+            predictions=predictions_against(predictions.get(key, {}), mine),
         )
     return CohortFigures(
         scored=scored,

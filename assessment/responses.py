@@ -25,6 +25,7 @@ from assessment.models import (
     Invitation,
     InvitationStatus,
     Leader,
+    Prediction,
     Relationship,
     Response,
     new_response_id,
@@ -33,17 +34,18 @@ from assessment.scoring import RaterResponse, ResponseTable
 
 NOT_ABLE_TO_RATE = "na"
 MAX_COMMENT_LENGTH = 4000
+PREDICTION_FIELD = "predict:{}"
+"""Form field of the leader's prediction for a dimension (no item id can contain a colon)."""
 
 
 @dataclass
 class Answers:
-    """What a rater has given so far: raw points (``None`` = not able to rate) and comments."""
+    """What a rater has given so far: raw points (``None`` = not able to rate), comments, and
+    (self-assessment only) the leader's predicted Others score per dimension."""
 
     ratings: dict[str, int | None] = field(default_factory=dict)
     comments: dict[str, str] = field(default_factory=dict)
-
-    def to_draft(self) -> tuple[dict[str, int | None], dict[str, str]]:
-        return dict(self.ratings), dict(self.comments)
+    predictions: dict[str, int] = field(default_factory=dict)
 
 
 class Unavailable(enum.Enum):
@@ -54,12 +56,17 @@ class Unavailable(enum.Enum):
 
 
 def read_answers(
-    instrument: Instrument, form: Mapping[str, str], field_name=lambda item_id: item_id
+    instrument: Instrument,
+    form: Mapping[str, str],
+    field_name=lambda item_id: item_id,
+    *,
+    predictions: bool = False,
 ) -> tuple[Answers, dict[str, str]]:
     """Parse posted values into :class:`Answers`, with an error message per field that is wrong.
 
     Blank means "not answered yet"; anything not on the instrument's scale is an error, so a
-    forged post can never store a value the scale does not have.
+    forged post can never store a value the scale does not have. Predictions are read only
+    when asked for (the leader's self-assessment); an observer's form has none to send.
     """
     answers = Answers()
     errors: dict[str, str] = {}
@@ -80,6 +87,13 @@ def read_answers(
             errors[question.id] = f"Please keep this under {MAX_COMMENT_LENGTH} characters"
         if text:
             answers.comments[question.id] = text[:MAX_COMMENT_LENGTH]
+    for dimension in instrument.dimensions if predictions else ():
+        name = PREDICTION_FIELD.format(dimension.id)
+        raw = (form.get(name) or "").strip()
+        if raw in allowed:
+            answers.predictions[dimension.id] = allowed[raw]
+        elif raw:
+            errors[name] = f"Choose one of the {instrument.scale.points} points of the scale"
     return answers, errors
 
 
@@ -96,18 +110,18 @@ def availability(invitation: Invitation) -> Unavailable | None:
 
 
 def draft_answers(invitation: Invitation) -> Answers:
-    if invitation.draft is None:
+    draft = invitation.draft
+    if draft is None:
         return Answers()
-    return Answers(dict(invitation.draft.answers), dict(invitation.draft.comments))
+    return Answers(dict(draft.answers), dict(draft.comments), dict(draft.predictions or {}))
 
 
 def save_draft(session: Session, invitation: Invitation, answers: Answers) -> None:
-    ratings, comments = answers.to_draft()
     if invitation.draft is None:
-        invitation.draft = DraftResponse(answers=ratings, comments=comments)
-    else:
-        invitation.draft.answers = ratings
-        invitation.draft.comments = comments
+        invitation.draft = DraftResponse()
+    invitation.draft.answers = dict(answers.ratings)
+    invitation.draft.comments = dict(answers.comments)
+    invitation.draft.predictions = dict(answers.predictions)
     invitation.status = InvitationStatus.DRAFT
     session.flush()
 
@@ -128,7 +142,11 @@ def submit(
         session,
         [
             NewResponse(
-                invitation.leader_id, invitation.relationship_, answers.ratings, answers.comments
+                invitation.leader_id,
+                invitation.relationship_,
+                answers.ratings,
+                answers.comments,
+                answers.predictions if invitation.relationship_ == Relationship.SELF else {},
             )
         ],
     )
@@ -145,6 +163,8 @@ class NewResponse:
     relationship: Relationship
     ratings: Mapping[str, int | None]
     comments: Mapping[str, str]
+    predictions: Mapping[str, int] = field(default_factory=dict)
+    """The leader's predicted Others score per dimension (self responses only)."""
 
 
 STORE_BATCH = 500
@@ -163,7 +183,7 @@ def store_responses(session: Session, responses: Iterable[NewResponse]) -> int:
     stored = 0
     batches = iter(responses)
     while batch := list(islice(batches, STORE_BATCH)):
-        response_rows, answer_rows, comment_rows = [], [], []
+        response_rows, answer_rows, comment_rows, prediction_rows = [], [], [], []
         for new in batch:
             response_id = new_response_id()
             response_rows.append(
@@ -177,11 +197,17 @@ def store_responses(session: Session, responses: Iterable[NewResponse]) -> int:
                 {"response_id": response_id, "question_id": question_id, "text": text}
                 for question_id, text in new.comments.items()
             ]
+            prediction_rows += [
+                {"response_id": response_id, "dimension_id": dimension_id, "value": value}
+                for dimension_id, value in new.predictions.items()
+            ]
         session.execute(insert(Response), response_rows)
         if answer_rows:
             session.execute(insert(Answer), answer_rows)
         if comment_rows:
             session.execute(insert(Comment), comment_rows)
+        if prediction_rows:
+            session.execute(insert(Prediction), prediction_rows)
         stored += len(batch)
     return stored
 
@@ -303,6 +329,31 @@ def cohort_response_table(
         np.frombuffer(relationships, dtype=np.int64).astype(np.intp),
         matrix,
     )
+
+
+def cohort_predictions(
+    session: Session,
+    cohort_id: int,
+    response_ids: Mapping[int, Collection[str]] | None = None,
+) -> dict[int, dict[str, float]]:
+    """Each leader's predicted Others score per dimension, from their self-assessment.
+
+    Keyed by leader id, only leaders who predicted anything. ``response_ids`` limits chosen
+    leaders to those responses, as in :func:`cohort_response_table`.
+    """
+    keep = {leader: set(ids) for leader, ids in (response_ids or {}).items()}
+    found: dict[int, dict[str, float]] = {}
+    for leader_id, response_id, dimension_id, value in session.execute(
+        select(Response.leader_id, Response.id, Prediction.dimension_id, Prediction.value)
+        .join(Prediction, Prediction.response_id == Response.id)
+        .join(Leader, Leader.id == Response.leader_id)
+        .where(Leader.cohort_id == cohort_id, Response.relationship_ == Relationship.SELF)
+        .order_by(Response.leader_id, Response.id)
+    ):
+        if leader_id in keep and response_id not in keep[leader_id]:
+            continue
+        found.setdefault(leader_id, {})[dimension_id] = float(value)
+    return found
 
 
 def _driver_batches(session: Session, statement: Select[Any]) -> Iterator[list[tuple[Any, ...]]]:

@@ -34,7 +34,7 @@ from assessment.profiles import (
     fit_profiles,
 )
 from assessment.psychometrics import Baseline, CohortFigures, cohort_figures, place_leaders
-from assessment.responses import cohort_response_table
+from assessment.responses import cohort_predictions, cohort_response_table
 from assessment.scoring import Rules
 
 
@@ -106,6 +106,7 @@ def cohort_results(
         own.reliability,
         reference=reference,
         baselines=baselines,
+        predictions=cohort_predictions(session, cohort.id, response_ids),
     )
     leaders = {
         leader.id: LeaderInfo(leader.id, leader.name, leader.email, leader.department)

@@ -13,8 +13,10 @@ from assessment.psychometrics import (
     AgreementType,
     Distribution,
     agreement_type,
+    cohort_figures,
     cohort_reliability,
     cronbach_alpha,
+    mean_absolute_prediction_error,
     percentile_rank,
     reliable_change,
 )
@@ -104,6 +106,31 @@ def test_reliable_change_by_hand():
     assert not reliable_change(3.7, 3.5, 0.5, 0.84).reliable
     assert reliable_change(4.0, 3.0, None, 0.8) is None
     assert reliable_change(4.0, 3.0, 0.5, 1.0) is None  # perfect reliability: S_diff of 0
+
+
+def test_predicted_views_by_hand():
+    instrument = tiny_instrument()  # a1..a4 (a3 reverse-keyed), b1, b2; Others minimum 3
+
+    def peer(a, b):
+        return RaterResponse("peer", {"a1": a, "a2": a, "a3": 6 - a, "a4": a, "b1": b, "b2": b})
+
+    responses = {
+        # Others a = (4 + 4 + 3) / 3 = 11/3, b = (2 + 3 + 3) / 3 = 8/3.
+        "ann": [peer(4, 2), peer(4, 3), peer(3, 3)],
+        "ben": [peer(5, 5), peer(4, 4)],  # two observers: Others withheld
+    }
+    predictions = {"ann": {"a": 4.0, "b": 2.0}, "ben": {"a": 5.0}}
+    figures = cohort_figures(instrument, responses, predictions=predictions)
+    ann = figures.leaders["ann"].predictions
+    assert ann["a"].others == approx(11 / 3) and ann["a"].error == approx(4 - 11 / 3)  # +1/3
+    assert ann["b"].error == approx(2 - 8 / 3)  # -2/3
+    # Mean absolute error: (1/3 + 2/3) / 2 = 0.5.
+    assert figures.leaders["ann"].prediction_error == approx(0.5)
+    # Ben's prediction is his own answer and stays; with Others withheld there is no error.
+    ben = figures.leaders["ben"]
+    assert ben.predictions["a"].predicted == 5.0 and ben.predictions["a"].error is None
+    assert ben.prediction_error is None
+    assert mean_absolute_prediction_error({}) is None
 
 
 def test_summarise_conventions():

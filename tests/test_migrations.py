@@ -1,4 +1,5 @@
-"""Migration 0003 (running a campaign) goes up and down on SQLite and PostgreSQL, keeping data."""
+"""The hand-written migrations go up and down on SQLite and PostgreSQL, keeping data, and the
+head of the chain creates exactly what the models describe."""
 
 from __future__ import annotations
 
@@ -60,9 +61,6 @@ def test_campaign_migration_up_down_up_keeps_existing_rows(scratch_url):
             text("SELECT reminder_days, translations FROM cohort")
         ).one()
     assert days in ([], "[]") and translations in ({}, "{}")
-    with database.engine.connect() as connection:
-        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
-    assert diff == [], diff  # the migration creates exactly what the models describe
 
     migrate.downgrade(scratch_url, "0002")
     inspector = inspect(database.engine)
@@ -71,4 +69,57 @@ def test_campaign_migration_up_down_up_keeps_existing_rows(scratch_url):
     migrate.upgrade(scratch_url, "head")
     with database.engine.connect() as connection:
         assert connection.execute(text("SELECT slug FROM cohort")).scalar() == "c"
+    database.dispose()
+
+
+def test_predictions_migration_keeps_drafts_and_matches_the_models(scratch_url):
+    migrate.upgrade(scratch_url, "0003")
+    database = Database(scratch_url)
+    with database.engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO coach (id, email, password_hash, created_at) "
+                "VALUES (1, 'c@example.org', 'x', CURRENT_TIMESTAMP)"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO cohort (id, slug, name, coach_id, instrument_id, instrument_version,"
+                " instrument, status, is_demo, created_at, reminder_days, translations,"
+                " gap_threshold) VALUES (1, 'c', 'C', 1, 'i', 1, '{}', 'open', false,"
+                " CURRENT_TIMESTAMP, '[]', '{}', 1.0)"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO leader (id, cohort_id, name, email, created_at)"
+                " VALUES (1, 1, 'L', 'l@example.org', CURRENT_TIMESTAMP)"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO invitation (id, leader_id, relationship, token_hash, status,"
+                " created_at) VALUES (1, 1, 'self', 'h', 'draft', CURRENT_TIMESTAMP)"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO draft_response (id, invitation_id, answers, comments, updated_at)"
+                " VALUES (1, 1, '{\"a1\": 4}', '{}', CURRENT_TIMESTAMP)"
+            )
+        )
+    migrate.upgrade(scratch_url, "head")
+    assert "prediction" in inspect(database.engine).get_table_names()
+    with database.engine.connect() as connection:
+        answers, predictions = connection.execute(
+            text("SELECT answers, predictions FROM draft_response")
+        ).one()
+        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert answers in ({"a1": 4}, '{"a1": 4}') and predictions in ({}, "{}")
+    assert diff == [], diff  # the migrations create exactly what the models describe
+
+    migrate.downgrade(scratch_url, "0003")
+    inspector = inspect(database.engine)
+    assert "prediction" not in inspector.get_table_names()
+    assert "predictions" not in {c["name"] for c in inspector.get_columns("draft_response")}
     database.dispose()
