@@ -140,17 +140,36 @@ def _answer(
         ratings[item.id] = points + 1 - value if item.reverse else value
     first = leader.name.split()[0]
     comments: dict[str, str] = {}
+    predictions: dict[str, int] = {}
     questions = instrument.open_questions
     if relationship == Relationship.SELF:
         if questions:
             comments[questions[0].id] = rng.choice(SELF_COMMENTS)
+        predictions = _predictions(instrument, level, bias, random.Random(leader.name))
     else:
         for question, bank, chance in zip(
             questions, (STRENGTH_COMMENTS, DEVELOPMENT_COMMENTS), (0.5, 0.4), strict=False
         ):
             if rng.random() < chance:
                 comments[question.id] = rng.choice(bank).format(first=first)
-    submit(session, instrument, invitation, Answers(ratings, comments))
+    submit(session, instrument, invitation, Answers(ratings, comments, predictions))
+
+
+def _predictions(
+    instrument: Instrument, level: dict[str, float], bias: float, rng: random.Random
+) -> dict[str, int]:
+    """A leader's guesses of their Others scores: near the truth, pulled by their self-bias.
+
+    One leader in five makes none (predicting is optional). A generator of its own, so the
+    rest of the demo cohort is the same whether or not predictions are made.
+    """
+    if rng.random() < 0.2:
+        return {}
+    points = instrument.scale.points
+    return {
+        d.id: min(points, max(1, round(level[d.id] + bias / 2 + rng.gauss(0, 0.4))))
+        for d in instrument.dimensions
+    }
 
 
 def _try_links(session: Session, cohort: Cohort) -> dict[str, str]:

@@ -35,7 +35,8 @@ from assessment.instruments import OBSERVER_GROUPS, RATER_GROUPS, Instrument
 
 # 1.1: blind spots, hidden strengths and other thresholds compare with TOLERANCE; Withheld
 # carries a machine-readable code; cohort figures (psychometrics) and profiles added.
-SCORING_VERSION = "1.1"
+# 1.2: predicted views (the leader's predicted Others scores and the prediction error).
+SCORING_VERSION = "1.2"
 OTHERS = "others"
 COMBINED = "peer_direct_report"
 DEFAULT_GAP_THRESHOLD = 1.0

@@ -16,6 +16,7 @@ from assessment.models import (
     Invitation,
     InvitationStatus,
     Leader,
+    Prediction,
     Response,
 )
 from tests.conftest import csrf_token
@@ -159,6 +160,42 @@ def test_off_scale_or_forged_values_are_refused_with_nothing_stored(
         assert response.status_code == 422, bad
         assert "Choose one of the 5 points" in response.get_data(as_text=True)
     assert session.scalar(select(func.count()).select_from(Answer)) == len(instrument.items)
+
+
+def test_the_leader_predicts_how_others_will_rate_them(cohort_setup, instrument, session):
+    client, _, leader_url = cohort_setup
+    (self_link,) = make_links(client, leader_url, "self")
+    (peer_link,) = make_links(client, leader_url, "peer")
+    purpose, awareness, courage = (d.id for d in instrument.dimensions)
+    self_page = client.get(self_link).get_data(as_text=True)
+    assert "How will others see you?" in self_page
+    assert f'name="predict:{purpose}" value="" checked' in self_page  # no prediction by default
+    assert "How will others see you?" not in client.get(peer_link).get_data(as_text=True)
+
+    # Off the scale: refused next to the field, nothing stored, the ratings kept on the page.
+    response = post_form(client, self_link, {**answer_all(instrument), f"predict:{purpose}": "9"})
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert f'id="error-predict:{purpose}"' in page and "Choose one of the 5 points" in page
+    assert f'name="{instrument.items[0].id}" value="4" checked' in page
+    assert session.scalar(select(func.count()).select_from(Response)) == 0
+
+    # A draft keeps the predictions; "No prediction" is a choice, not an error.
+    data = {f"predict:{purpose}": "4", f"predict:{awareness}": "3", f"predict:{courage}": ""}
+    assert post_form(client, self_link, data, "save").status_code == 302
+    page = client.get(self_link).get_data(as_text=True)
+    assert f'name="predict:{purpose}" value="4" checked' in page
+    assert f'name="predict:{courage}" value="" checked' in page
+    assert post_form(client, self_link, {**answer_all(instrument), **data}).status_code == 302
+
+    # An observer cannot slip a prediction in: the field is not read for them.
+    peer = {**answer_all(instrument), f"predict:{purpose}": "5"}
+    assert post_form(client, peer_link, peer).status_code == 302
+    session.expire_all()
+    stored = session.execute(
+        select(Response.relationship_, Prediction.dimension_id, Prediction.value).join(Prediction)
+    ).all()
+    assert sorted(stored) == sorted([("self", purpose, 4), ("self", awareness, 3)])
 
 
 def test_submitting_twice_is_refused_and_first_answers_kept(cohort_setup, instrument, session):

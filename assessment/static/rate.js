@@ -7,7 +7,8 @@
   var progress = document.getElementById("progress");
   var copy = form.querySelector("[data-progress-copy]");
   var total = parseInt(form.getAttribute("data-total"), 10);
-  var items = form.querySelectorAll("fieldset.item");
+  // Statements only: the self-assessment's optional predictions are not counted.
+  var items = form.querySelectorAll("fieldset.item:not(.prediction)");
   var timer = null;
   var saving = false;
 

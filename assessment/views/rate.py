@@ -76,6 +76,7 @@ def respond(token: str) -> str | Response | tuple[str, int]:
         return _unavailable_page(reason)
 
     instrument = cohort_instrument(cohort, language)
+    is_self = invitation.relationship_ == Relationship.SELF
     form = ResponseForm()
     status = 200
     errors: dict[str, str] = {}
@@ -84,14 +85,14 @@ def respond(token: str) -> str | Response | tuple[str, int]:
     if request.method == "POST":
         if not form.validate_on_submit():
             # Only the CSRF token can fail here: keep what they typed and let them resend it.
-            answers, errors = responses.read_answers(instrument, request.form)
+            answers, errors = responses.read_answers(instrument, request.form, predictions=is_self)
             message = _(
                 "Your session expired before you sent this. Your answers are still below: "
                 "please send them again."
             )
             status = 400
         else:
-            answers, errors = responses.read_answers(instrument, request.form)
+            answers, errors = responses.read_answers(instrument, request.form, predictions=is_self)
             action = request.form.get("action", "")
             if action == "autosave":  # rate.js, in the background: a draft, nothing shown
                 if not errors:
@@ -127,13 +128,13 @@ def respond(token: str) -> str | Response | tuple[str, int]:
             else:
                 responses.save_draft(db_session(), invitation, answers)
                 return redirect(url_for("rate.respond", token=token, saved=1))
-    is_self = invitation.relationship_ == Relationship.SELF
     return render_template(
         "rate/form.html",
         form=form,
         instrument=instrument,
         leader=invitation.leader,
         is_self=is_self,
+        prediction_field=responses.PREDICTION_FIELD,
         relationship=invitation.relationship_.value,
         answers=answers,
         errors=errors,
