@@ -13,6 +13,7 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from assessment.models import MailMessage
+from tests.browser.test_journey_browser import answer_everything
 from tests.conftest import COACH_EMAIL, COACH_PASSWORD
 
 LEADERS_CSV = (
@@ -31,11 +32,6 @@ def latest_link(session, recipient: str, path: str) -> str:
         .order_by(MailMessage.id.desc())
     ).first()
     return re.search(rf"(http://\S+/{path}/\S+)", body).group(1)
-
-
-def answer_everything(page, value: str) -> None:
-    for group in page.locator("fieldset.item").all():
-        group.locator(f"input[value='{value}']").check()
 
 
 def serious_violations(page) -> list[str]:

@@ -7,12 +7,12 @@ import re
 from playwright.sync_api import expect
 from sqlalchemy import func, select
 
-from assessment.models import Response
+from assessment.models import Prediction, Response
 from tests.conftest import COACH_EMAIL, COACH_PASSWORD
 
 
 def answer_everything(page, value: str) -> None:
-    for group in page.locator("fieldset.item").all():
+    for group in page.locator("fieldset.item:not(.prediction)").all():
         group.locator(f"input[value='{value}']").check()
 
 
@@ -49,6 +49,12 @@ def test_coach_leader_and_raters_walk_the_journey(
     leader.goto(self_link)
     expect(leader.get_by_role("heading", name="Your self-assessment")).to_be_visible()
     answer_everything(leader, "4")
+    # Predictions are optional: Purpose predicted at 3, Courage left at "No prediction".
+    leader.get_by_role("group", name=re.compile("^Purpose: what will others")).get_by_role(
+        "radio", name=re.compile("^3")
+    ).check()
+    expect(leader.locator("#progress")).to_have_text(re.compile(r"^27 of 27"))
+    screenshot(leader, "2b-self-assessment-predictions")
     leader.get_by_role("button", name="Submit my answers").click()
     expect(leader.get_by_role("heading", name="Thank you")).to_be_visible()
 
@@ -72,6 +78,9 @@ def test_coach_leader_and_raters_walk_the_journey(
         expect(rater.get_by_role("heading", name="Your answers are already in")).to_be_visible()
 
     assert session.scalar(select(func.count()).select_from(Response)) == 4
+    assert session.execute(select(Prediction.dimension_id, Prediction.value)).all() == [
+        ("purpose", 3)
+    ]
     page.get_by_role("link", name="Community teams, spring").click()
     screenshot(page, "4-completion")
     row = page.get_by_role("row", name=re.compile("Priya Shah"))
