@@ -124,7 +124,7 @@ def demo_command(reports_folder: Path, no_reports: bool) -> None:
             f"{'created' if result.created else 'found existing'} demo cohort '{cohort.name}' "
             f"with {len(cohort.leaders)} leaders"
         )
-        links = {kind: f"{settings.base_url}/r/{token}" for kind, token in result.try_links.items()}
+        links = {kind: settings.base_url + path for kind, path in result.try_links.items()}
     if not no_reports:
         with _database().transaction() as session:
             cohort = session.merge(cohort)
@@ -134,6 +134,7 @@ def demo_command(reports_folder: Path, no_reports: bool) -> None:
         f"coach sign-in: {settings.base_url}/login  ({DEMO_COACH_EMAIL} / {DEMO_COACH_PASSWORD})"
     )
     descriptions = {
+        "leader": f"{TRY_LEADER}'s own page (nominate raters, see who has responded)",
         "self": f"{TRY_LEADER}'s self-assessment",
         "peer": f"rate {TRY_LEADER} as a peer",
     }

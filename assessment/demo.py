@@ -19,7 +19,7 @@ from assessment import audit
 from assessment.accounts import create_coach
 from assessment.cohorts import add_leader, create_cohort
 from assessment.instruments import Instrument
-from assessment.invitations import create_invitation, reissue_token
+from assessment.invitations import create_invitation, issue_leader_link, reissue_token
 from assessment.models import Coach, Cohort, Invitation, InvitationStatus, Leader, Relationship
 from assessment.reporting import leader_report_pdf, report_filename
 from assessment.responses import Answers, submit
@@ -77,10 +77,11 @@ class DemoResult:
     cohort: Cohort
     created: bool
     try_links: dict[str, str]
+    """Paths (``/r/...``, ``/l/...``) for the visitor to try, by what they open."""
 
 
 def load_demo(session: Session, instrument: Instrument) -> DemoResult:
-    """Create the demo coach and cohort once; later runs only refresh the two try-it links."""
+    """Create the demo coach and cohort once; later runs only refresh the try-it links."""
     coach = session.scalar(select(Coach).where(Coach.email == DEMO_COACH_EMAIL))
     if coach is None:
         coach = create_coach(session, DEMO_COACH_EMAIL, DEMO_COACH_PASSWORD)
@@ -173,11 +174,12 @@ def _predictions(
 
 
 def _try_links(session: Session, cohort: Cohort) -> dict[str, str]:
-    """Fresh links for the visitor: Mei Chen's self-assessment and a peer rating of her."""
+    """Fresh links for the visitor: Mei Chen's own page (nominations, progress), her
+    self-assessment and a peer rating of her."""
     leader = session.scalar(
         select(Leader).where(Leader.cohort_id == cohort.id, Leader.name == TRY_LEADER)
     )
-    links: dict[str, str] = {}
+    links = {"leader": "/l/" + issue_leader_link(session, leader, actor="demo")}
     for relationship in (Relationship.SELF, Relationship.PEER):
         waiting = session.scalar(
             select(Invitation).where(
@@ -188,11 +190,12 @@ def _try_links(session: Session, cohort: Cohort) -> dict[str, str]:
             )
         )
         if waiting is not None:
-            links[relationship.value] = reissue_token(session, waiting, actor="demo")
+            links[relationship.value] = "/r/" + reissue_token(session, waiting, actor="demo")
         elif relationship != Relationship.SELF:  # a leader has one self-assessment only
-            _, links[relationship.value] = create_invitation(
+            _, token = create_invitation(
                 session, leader, relationship, actor="demo", rater_name=VISITOR
             )
+            links[relationship.value] = "/r/" + token
     return links
 
 

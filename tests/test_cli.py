@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -43,10 +44,12 @@ def test_instruments_check_reports_good_and_bad_files(runner, tmp_path: Path):
     assert f"{bad}: (file): " in mixed.output and "Traceback" not in mixed.output
 
 
-def test_demo_is_idempotent_and_writes_reports(runner, session, tmp_path: Path):
+def test_demo_is_idempotent_and_writes_reports(runner, client, session, tmp_path: Path):
     first = runner.invoke(cli, ["demo", "--reports", str(tmp_path / "samples")])
     assert first.exit_code == 0, first.output
     assert "created demo cohort" in first.output and "/r/" in first.output
+    leader_page = re.search(r"own page .*: http://\S+(/l/\S+)", first.output).group(1)
+    assert "Mei Chen" in client.get(leader_page).get_data(as_text=True)
     second = runner.invoke(cli, ["demo", "--no-reports"])
     assert second.exit_code == 0 and "found existing" in second.output
     assert session.scalar(select(func.count()).select_from(Cohort)) == 1
