@@ -244,6 +244,30 @@ class ChangeRow:
 
 
 @dataclass(frozen=True)
+class PredictionRow:
+    """One capability of "How well you predicted others' view" (PRODUCT §5, predicted views)."""
+
+    dimension: str
+    predicted: str | None  # the scale point the leader chose; None when they did not predict
+    others: str | None  # None when no Others score can be shown
+    difference: str | None  # prediction minus Others, signed; None without both
+    reading: str  # "You expected higher than others rated you", ..., or why nothing is compared
+
+
+@dataclass(frozen=True)
+class PredictedViews:
+    """The leader's predictions of their Others scores beside the actual ones, and the error."""
+
+    rows: list[PredictionRow]  # one per capability; empty when the leader predicted nothing
+    error: str | None  # mean absolute prediction error, two decimals
+    error_reading: str | None  # "Close: under 0.50" or "Not close: 0.50 or more"
+    close_below: str  # the error under which a prediction reads as close, "0.50"
+    compared: int  # how many capabilities the error is the mean of
+    note: str | None  # why there are no predictions, or why none could be compared
+    notes: list[str]  # why a capability's prediction is not compared
+
+
+@dataclass(frozen=True)
 class ProfileSummary:
     name: str | None
     probability: str | None
@@ -262,6 +286,7 @@ class Standing:
     changes: list[ChangeRow]
     change_notes: list[str]
     profile: ProfileSummary
+    predictions: PredictedViews
 
 
 @dataclass(frozen=True)
@@ -865,7 +890,16 @@ def _standing(
         changes = [
             "No earlier round could be compared with: the cohort figures were not available."
         ]
-        return Standing(False, note, rows, None, [], changes, _profile_summary(placement))
+        return Standing(
+            False,
+            note,
+            rows,
+            None,
+            [],
+            changes,
+            _profile_summary(placement),
+            _predicted_views(instrument, scores, None),
+        )
     return Standing(
         available=True,
         note=None,
@@ -878,6 +912,7 @@ def _standing(
         ],
         change_notes=_change_notes(instrument, figures),
         profile=_profile_summary(placement),
+        predictions=_predicted_views(instrument, scores, figures),
     )
 
 
@@ -941,6 +976,118 @@ def _change_notes(instrument: Instrument, figures: LeaderFigures) -> list[str]:
         for d in instrument.dimensions
         if d.id not in figures.change
     ]
+
+
+CLOSE_PREDICTION = 0.5
+"""A prediction less than half a scale point from the Others score reads as close."""
+
+NO_PREDICTIONS = (
+    "You chose not to predict how others would rate you, so there is nothing to compare here. "
+    "Next time you can: the self-assessment lets you predict, for each capability, the score "
+    "others will give you, and your report then sets each prediction beside their actual score."
+)
+
+
+def scale_point(value: float) -> str:
+    """A prediction as the report prints it: the point of the scale the leader chose ('4')."""
+    return str(int(value)) if float(value).is_integer() else number(value)
+
+
+def _prediction_reading(error: float) -> str:
+    if round(abs(error), 2) < CLOSE_PREDICTION:
+        return "Close to how others rated you"
+    if error > 0:
+        return "You expected higher than others rated you"
+    return "You expected lower than others rated you"
+
+
+def _error_reading(error: float) -> str:
+    if round(error, 2) < CLOSE_PREDICTION:
+        return f"Close: under {number(CLOSE_PREDICTION)}"
+    return f"Not close: {number(CLOSE_PREDICTION)} or more"
+
+
+def _predicted_views(
+    instrument: Instrument, scores: LeaderScores, figures: LeaderFigures | None
+) -> PredictedViews:
+    """Each capability's prediction beside its Others score, and the mean absolute error.
+
+    Everything comes from ``figures.predictions`` and ``figures.prediction_error``; where a
+    prediction cannot be compared (no Others score shown) the reason is the scoring layer's.
+    """
+    if figures is None:
+        note = (
+            "Your predictions of how others would rate you are set beside figures worked out "
+            "for the whole cohort, and those were not available for this report."
+        )
+        return PredictedViews([], None, None, number(CLOSE_PREDICTION), 0, note, [])
+    if not figures.predictions:
+        note = (
+            "Predictions of how others would rate you are made in the self-assessment, which "
+            "you did not complete, so there is nothing to compare here."
+            if not scores.self_scores
+            else NO_PREDICTIONS
+        )
+        return PredictedViews([], None, None, number(CLOSE_PREDICTION), 0, note, [])
+    rows: list[PredictionRow] = []
+    notes: list[str] = []
+    for dimension in instrument.dimensions:
+        prediction = figures.predictions.get(dimension.id)
+        others = figures.others.get(dimension.id)
+        if prediction is None:
+            shown = number(others) if others is not None else None
+            rows.append(
+                PredictionRow(
+                    dimension.name, None, shown, None, "You did not predict this capability"
+                )
+            )
+        elif prediction.others is None or prediction.error is None:
+            rows.append(
+                PredictionRow(
+                    dimension.name,
+                    scale_point(prediction.predicted),
+                    None,
+                    None,
+                    "Comparison withheld: no Others score can be shown",
+                )
+            )
+            if scores.others is not None:
+                notes.append(
+                    f"{dimension.name}: your prediction is not compared, because no Others score "
+                    "can be shown for this capability: "
+                    f"{_absent_reason(scores.others, 'dimension', dimension.id)}"
+                )
+        else:
+            rows.append(
+                PredictionRow(
+                    dimension.name,
+                    scale_point(prediction.predicted),
+                    number(prediction.others),
+                    signed(prediction.error),
+                    _prediction_reading(prediction.error),
+                )
+            )
+    error = figures.prediction_error
+    note = None
+    if scores.others is None:
+        note = (
+            "None of your predictions can be compared, because there are no observer scores "
+            f"to compare them with. {_observers_note(scores)}"
+        )
+    elif error is None:
+        note = (
+            "None of your predictions can be compared with others' view (see below), so there "
+            "is no prediction error this time."
+        )
+    return PredictedViews(
+        rows=rows,
+        error=number(error) if error is not None else None,
+        error_reading=None if error is None else _error_reading(error),
+        close_below=number(CLOSE_PREDICTION),
+        compared=sum(1 for p in figures.predictions.values() if p.error is not None),
+        note=note,
+        notes=notes,
+    )
 
 
 def _profile_summary(placement: CohortPlacement | None) -> ProfileSummary:

@@ -16,6 +16,7 @@ of leaders contribute to it, so that no single leader's score can be read from i
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -27,7 +28,7 @@ from reports.build import AGREEMENT_LABELS, Provenance, number, percent, provena
 
 if TYPE_CHECKING:  # only types: building a report must not import scikit-learn
     from assessment.profiles import Assignment, ProfileModel
-    from assessment.psychometrics import CohortFigures
+    from assessment.psychometrics import CohortFigures, LeaderFigures
 
 COHORT_REPORT_TITLE = "Cohort report"
 ALPHA_ACCEPTABLE = 0.7
@@ -84,6 +85,17 @@ class DimensionSpread:
 
 
 @dataclass(frozen=True)
+class PredictionSpread:
+    """How leaders' predictions of their Others scores went, for a capability or overall."""
+
+    label: str
+    predicted: int  # leaders who made a prediction
+    compared: int  # of those, leaders whose prediction could be compared with an Others score
+    median_error: str | None  # median absolute error among them; None when too few
+    note: str | None
+
+
+@dataclass(frozen=True)
 class ProfileRow:
     name: str
     in_cohort: int
@@ -108,6 +120,9 @@ class CohortReport(Provenance):
     completion: list[GroupCompletion]
     dimensions: list[DimensionSpread]
     agreement_labels: list[str]
+    predictions: list[PredictionSpread]
+    """One row per capability, then one over all capabilities (each leader's mean error)."""
+    predictors: int  # leaders who predicted anything
     profiles: list[ProfileRow]
     profiles_note: str | None
     profiles_n: int | None
@@ -120,6 +135,10 @@ class CohortReport(Provenance):
         notes = [d.note for d in self.dimensions if d.note]
         notes += [f"{d.name}, alpha: {d.alpha_note}" for d in self.dimensions if d.alpha_note]
         return notes
+
+    @property
+    def prediction_notes(self) -> list[str]:
+        return [f"{p.label}: {p.note}" for p in self.predictions if p.note]
 
 
 # -- building ------------------------------------------------------------------------------
@@ -180,6 +199,8 @@ def cohort_report(
             _spread(instrument, d.id, d.name, figures, rules) for d in instrument.dimensions
         ],
         agreement_labels=list(AGREEMENT_LABELS.values()),
+        predictions=_predictions(instrument, leaders, rules),
+        predictors=sum(1 for f in leaders if f.predictions),
         profiles=profiles,
         profiles_note=profiles_unavailable if profile_model is None else None,
         profiles_n=profile_model.n_leaders if profile_model else None,
@@ -290,4 +311,39 @@ def _spread(
         alpha_note=alpha_note,
         agreement_counts=agreement_counts,
         agreement_note=agreement_note,
+    )
+
+
+def _predictions(
+    instrument: Instrument, leaders: Sequence[LeaderFigures], rules: Rules
+) -> list[PredictionSpread]:
+    """Per capability, the absolute errors of the leaders' predictions; overall, each leader's
+    mean absolute prediction error (PRODUCT §5). Medians only, from enough leaders."""
+    rows = []
+    for dimension in instrument.dimensions:
+        made = [f.predictions[dimension.id] for f in leaders if dimension.id in f.predictions]
+        errors = [abs(p.error) for p in made if p.error is not None]
+        rows.append(_prediction_spread(dimension.name, len(made), errors, rules))
+    predictors = [f for f in leaders if f.predictions]
+    means = [f.prediction_error for f in predictors if f.prediction_error is not None]
+    rows.append(_prediction_spread("All capabilities", len(predictors), means, rules))
+    return rows
+
+
+def _prediction_spread(
+    label: str, predicted: int, errors: list[float], rules: Rules
+) -> PredictionSpread:
+    shown = len(errors) >= rules.others_minimum
+    note = None
+    if predicted and not shown:
+        note = (
+            f"{len(errors)} leaders' predictions could be compared; a median is printed from "
+            f"{rules.others_minimum} leaders, so that no one leader's figure can be read from it."
+        )
+    return PredictionSpread(
+        label=label,
+        predicted=predicted,
+        compared=len(errors),
+        median_error=number(statistics.median(errors)) if shown else None,
+        note=note,
     )

@@ -35,8 +35,13 @@ def make_cohort(
     instrument: Instrument,
     names: tuple[str, ...] = ("Ada Lovelace", "Grace Hopper"),
     name: str = "Report cohort",
+    predictions: dict[str, dict[str, int]] | None = None,
 ) -> SmallCohort:
-    """Leaders each rated by themselves, a manager, three peers and two direct reports."""
+    """Leaders each rated by themselves, a manager, three peers and two direct reports.
+
+    ``predictions`` holds, by leader name, the predicted Others scores their self-assessment
+    carries (PRODUCT §5, predicted views); leaders not in it predicted nothing.
+    """
     rng = random.Random(len(names))
     with database.transaction() as session:
         cohort = create_cohort(session, session.merge(coach), name, instrument)
@@ -46,7 +51,7 @@ def make_cohort(
         }
         session.flush()
         new = []
-        for leader in leaders.values():
+        for leader_name, leader in leaders.items():
             for relationship in RATERS:
                 ratings = {item.id: rng.randint(2, 5) for item in instrument.items}
                 comments = (
@@ -54,7 +59,12 @@ def make_cohort(
                     if relationship != Relationship.SELF and instrument.open_questions
                     else {}
                 )
-                new.append(NewResponse(leader.id, relationship, ratings, comments))
+                predicted = (
+                    (predictions or {}).get(leader_name, {})
+                    if relationship == Relationship.SELF
+                    else {}
+                )
+                new.append(NewResponse(leader.id, relationship, ratings, comments, predicted))
         store_responses(session, new)
         return SmallCohort(
             cohort.slug, cohort.name, {n: leader.id for n, leader in leaders.items()}

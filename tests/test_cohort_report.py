@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import random
 import re
+import statistics
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -243,3 +244,48 @@ def test_report_modules_need_no_flask_database_or_scikit_learn() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# -- predicted views ------------------------------------------------------------------------------
+
+
+def test_without_predictions_the_cohort_report_says_so(text: str, report: CohortReport) -> None:
+    assert report.predictors == 0
+    assert "No leader in this cohort predicted their Others scores" in text
+
+
+def test_predicted_views_are_medians_from_enough_leaders(instrument: Instrument, responses) -> None:
+    predictions = {
+        "fixture": {"purpose": 4, "self_awareness": 5, "courage": 3},
+        "colleague-0": {"purpose": 3, "courage": 4},
+        "colleague-1": {"purpose": 5, "self_awareness": 4, "courage": 4},
+        "colleague-2": {"purpose": 2},
+        "too-few": {"purpose": 2, "self_awareness": 2, "courage": 2},  # no Others score
+    }
+    figures = cohort_figures(instrument, responses, predictions=predictions)
+    report = build(instrument, responses, figures)
+    leaders = list(figures.leaders.values())
+    rows = {p.label: p for p in report.predictions}
+    assert list(rows) == [d.name for d in instrument.dimensions] + ["All capabilities"]
+    for dimension in instrument.dimensions:
+        made = [f.predictions[dimension.id] for f in leaders if dimension.id in f.predictions]
+        errors = [abs(p.error) for p in made if p.error is not None]
+        row = rows[dimension.name]
+        assert (row.predicted, row.compared) == (len(made), len(errors))
+        if len(errors) >= 3:
+            assert row.median_error == number(statistics.median(errors))
+        else:
+            assert row.median_error is None and row.note is not None
+    assert (rows["Purpose"].predicted, rows["Purpose"].compared) == (5, 4)
+    assert rows["Self-awareness"].median_error is None  # two comparisons: too few to print
+    overall = rows["All capabilities"]
+    means = [f.prediction_error for f in leaders if f.prediction_error is not None]
+    assert (overall.predicted, overall.compared) == (5, 4) == (report.predictors, len(means))
+    assert overall.median_error == number(statistics.median(means))
+    text = " ".join(pdf_text(render_pdf(report)).split())
+    assert f"Purpose 5 4 {rows['Purpose'].median_error}" in text
+    assert f"All capabilities 5 4 {overall.median_error}" in text
+    assert "Self-awareness 3 2 –" in text
+    assert "a median is printed from 3 leaders" in text
+    for name in ("fixture", "colleague", "too-few"):
+        assert name not in text

@@ -122,6 +122,9 @@ def full_responses(instrument: Instrument) -> list[RaterResponse]:
     ]
 
 
+#: The fixture leader's predictions of their Others scores: close, too high and too low.
+PREDICTED = {"purpose": 3, "self_awareness": 4, "courage": 2}
+
 PREVIOUS = "Spring leaders 2024"
 BASELINE = Baseline(
     cohort=PREVIOUS,
@@ -199,6 +202,7 @@ def figures(instrument: Instrument) -> CohortFigures[str]:
         instrument,
         cohort_responses(instrument, full_responses(instrument)),
         baselines={"fixture": BASELINE},
+        predictions={"fixture": PREDICTED},
     )
 
 
@@ -909,7 +913,10 @@ def default_pdf(default_instrument: Instrument) -> bytes:
     cohort = {"fixture": mine + observers}
     for index in range(6):
         cohort[f"other-{index}"] = [rater("self", 3.5)] + [rater("peer", 3 + index / 4)] * 4
-    figures = cohort_figures(instrument, cohort, baselines={"fixture": BASELINE})
+    predicted = dict(zip([d.id for d in instrument.dimensions], (4, 5, 3), strict=True))
+    figures = cohort_figures(
+        instrument, cohort, baselines={"fixture": BASELINE}, predictions={"fixture": predicted}
+    )
     report = individual_report(
         instrument=instrument,
         scores=figures.leaders["fixture"].scores,
@@ -920,6 +927,7 @@ def default_pdf(default_instrument: Instrument) -> bytes:
         placement=placement_for(instrument, figures),
     )
     assert sum(len(d.blind_spots) + len(d.hidden_strengths) for d in report.dimensions) >= 8
+    assert report.standing.predictions.error is not None  # predicted views fit the budget too
     return render_pdf(report)
 
 
@@ -938,4 +946,163 @@ def test_default_instrument_report_is_eight_to_twelve_pages(
         assert f"{dimension.name}: item scores" in page_text
         last = default_instrument.items_of(dimension.id)[-1].observer_text(LEADER)
         assert " ".join(last.split()) in page_text
-    assert "How your view compares" in pdf_text(default_pdf)
+    text = " ".join(pdf_text(default_pdf).split())
+    assert "How your view compares" in text
+    assert "Mean absolute prediction error" in text
+    # Predicted views follow the ranked items on their page rather than taking one of their own.
+    ranked = next(p.extract_text() for p in reader.pages if "Strengths: where" in p.extract_text())
+    assert "Mean absolute prediction error" in ranked
+
+
+# -- predicted views (PRODUCT §5) -----------------------------------------------------------------
+
+
+def _report_for(
+    instrument: Instrument, figures: CohortFigures[str], key: str = "fixture"
+) -> IndividualReport:
+    return individual_report(
+        instrument=instrument,
+        scores=figures.leaders[key].scores,
+        leader_name=LEADER,
+        cohort_name=COHORT,
+        comments=[],
+        generated_on=GENERATED,
+        placement=CohortPlacement(figures=figures.leaders[key]),
+    )
+
+
+def _predicted_section(text: str) -> str:
+    """The predicted-views section of a report's text (its title is also in the contents)."""
+    text = " ".join(text.split())
+    start = text.rindex("How well you predicted others' view")
+    return text[start : text.index("How your view compares", start)]
+
+
+def test_predicted_views_are_the_psychometrics_modules(
+    instrument: Instrument, full_report: IndividualReport, figures: CohortFigures[str]
+) -> None:
+    mine = figures.leaders["fixture"]
+    scores = score_leader(instrument, full_responses(instrument))
+    views = full_report.standing.predictions
+    assert views.note is None and views.notes == []
+    for dimension, row in zip(instrument.dimensions, views.rows, strict=True):
+        prediction = mine.predictions[dimension.id]
+        assert prediction.others == scores.others.dimensions[dimension.id].mean
+        assert row.predicted == str(PREDICTED[dimension.id])  # a point of the scale, as chosen
+        assert row.others == f"{prediction.others:.2f}"
+        assert row.difference == signed(prediction.error)
+    assert [row.reading for row in views.rows] == [
+        "Close to how others rated you",
+        "You expected higher than others rated you",
+        "You expected lower than others rated you",
+    ]
+    assert mine.prediction_error is not None
+    assert views.error == f"{mine.prediction_error:.2f}" == "0.94"
+    assert views.compared == 3
+    assert views.error_reading == "Not close: 0.50 or more"
+
+
+def test_pdf_prints_the_predictions_beside_the_others_scores(
+    full_text: str, full_report: IndividualReport, figures: CohortFigures[str]
+) -> None:
+    section = _predicted_section(full_text)
+    mine = figures.leaders["fixture"]
+    rows = full_report.standing.predictions.rows
+    for dimension, row in zip(full_report.dimensions, rows, strict=True):
+        prediction = mine.predictions[dimension.id]
+        others, error = f"{prediction.others:.2f}", signed(prediction.error)
+        assert f"{dimension.name} {PREDICTED[dimension.id]} {others} {error} {row.reading}" in (
+            section
+        )
+    error = f"{mine.prediction_error:.2f}"
+    assert f"Mean absolute prediction error {error} Not close: 0.50 or more" in section
+    assert "behavioural measure of self-awareness" in section
+    assert "under 0.50 of a scale point is close" in section
+
+
+def test_a_leader_without_predictions_is_told_they_chose_not_to(
+    instrument: Instrument, figures: CohortFigures[str]
+) -> None:
+    assert figures.leaders["colleague-1"].predictions == {}
+    report = _report_for(instrument, figures, "colleague-1")
+    views = report.standing.predictions
+    assert views.rows == [] and views.error is None
+    section = _predicted_section(pdf_text(render_pdf(report)))
+    assert "You chose not to predict how others would rate you" in section
+    assert "Next time you can" in section
+    assert "Mean absolute prediction error" not in section
+    assert re.findall(r"\d\.\d\d", section) == []
+
+
+def test_predictions_without_others_scores_are_shown_but_not_compared(
+    instrument: Instrument,
+) -> None:
+    responses = full_responses(instrument)[:3]  # two observers: no Others score at all
+    figures = cohort_figures(
+        instrument, cohort_responses(instrument, responses), predictions={"fixture": PREDICTED}
+    )
+    assert figures.leaders["fixture"].prediction_error is None
+    report = _report_for(instrument, figures)
+    views = report.standing.predictions
+    for row in views.rows:
+        assert (row.others, row.difference) == (None, None)
+        assert row.reading == "Comparison withheld: no Others score can be shown"
+    assert views.error is None
+    assert views.note is not None and report.observers_note is not None
+    assert views.note.endswith(report.observers_note)
+    section = _predicted_section(pdf_text(render_pdf(report)))
+    for dimension in instrument.dimensions:
+        assert (
+            f"{dimension.name} {PREDICTED[dimension.id]} – – Comparison withheld: no Others score "
+            "can be shown"
+        ) in section
+    assert "none of your predictions can be compared" in section.lower()
+    assert "Mean absolute prediction error" not in section
+    assert re.findall(r"\d\.\d\d", section) == []  # no Others score, no difference, no error
+
+
+def test_a_withheld_others_score_leaves_its_prediction_out_of_the_error(
+    instrument: Instrument,
+) -> None:
+    """As in test_an_absent_figure_says_why, the Others Courage score is withheld."""
+    skipped = {"courage_1": None, "courage_2": None}
+    peers = [response(instrument, "peer", purpose=4, self_awareness=4, courage=4) for _ in "abc"]
+    peers[1] = RaterResponse("peer", {**peers[1].answers, **skipped})
+    peers[2] = RaterResponse("peer", {**peers[2].answers, **skipped})
+    myself = response(instrument, "self", purpose=4, self_awareness=4, courage=4)
+    figures = cohort_figures(
+        instrument,
+        cohort_responses(instrument, [myself, *peers]),
+        predictions={"fixture": {"purpose": 5, "courage": 2}},
+    )
+    mine = figures.leaders["fixture"]
+    report = _report_for(instrument, figures)
+    views = report.standing.predictions
+    purpose, awareness, courage = views.rows
+    assert (purpose.predicted, purpose.others, purpose.difference) == ("5", "4.00", "+1.00")
+    assert awareness.predicted is None and awareness.others == "4.00"
+    assert awareness.reading == "You did not predict this capability"
+    assert (courage.predicted, courage.others, courage.difference) == ("2", None, None)
+    assert views.error == f"{mine.prediction_error:.2f}" == "1.00"  # Purpose alone
+    assert views.compared == 1 and views.note is None
+    reason = mine.scores.others.withheld_figures["dimension:courage"].reason.rstrip(".")
+    assert views.notes == [
+        "Courage: your prediction is not compared, because no Others score can be shown for "
+        f"this capability: {reason}."
+    ]
+    html = render_html(report)
+    assert "Comparison withheld: no Others score can be shown" in html
+    assert "over the 1 capability compared" in html
+
+
+def test_without_a_self_assessment_there_is_nothing_to_predict_with(
+    instrument: Instrument,
+) -> None:
+    figures = cohort_figures(
+        instrument, cohort_responses(instrument, full_responses(instrument)[1:])
+    )
+    views = _report_for(instrument, figures).standing.predictions
+    assert views.rows == []
+    assert views.note is not None
+    assert views.note.startswith("Predictions of how others would rate you are made in the ")
+    assert "which you did not complete" in views.note

@@ -17,7 +17,7 @@ from assessment.models import Cohort, Leader
 from assessment.profiles import TooFewLeaders
 from assessment.reporting import cohort_report_data, leader_report, placement
 from assessment.results import cohort_results
-from reports.build import AGREEMENT_LABELS, ordinal
+from reports.build import AGREEMENT_LABELS, ordinal, signed
 from tests.cohort_data import SmallCohort, client_signed_in_as, make_cohort
 
 
@@ -85,3 +85,45 @@ def test_leader_report_carries_the_cohort_figures(database: Database, cohort: Sm
     assert [d.alpha_value for d in data.dimensions] == [
         results.figures.reliability[d.id].alpha for d in results.instrument.dimensions
     ]
+
+
+def test_predictions_stored_with_the_self_assessment_reach_both_reports(
+    database: Database, coach, instrument
+) -> None:
+    predicted = {"purpose": 4, "self_awareness": 2}
+    cohort = make_cohort(
+        database,
+        coach,
+        instrument,
+        names=("Ada Lovelace", "Grace Hopper", "Mary Seacole"),
+        name="Predicting cohort",
+        predictions={"Ada Lovelace": predicted},
+    )
+    with database.session() as session:
+        ada = session.get(Leader, cohort.leaders["Ada Lovelace"])
+        grace = session.get(Leader, cohort.leaders["Grace Hopper"])
+        results = cohort_results(session, ada.cohort)
+        report = leader_report(session, ada, results=results)
+        other = leader_report(session, grace, results=results)
+        data = cohort_report_data(session, ada.cohort, results=results)
+    mine = results.figures.leaders[ada.id]
+    views = report.standing.predictions
+    names = {d.id: d.name for d in instrument.dimensions}
+    for dimension_id, value in predicted.items():
+        row = next(r for r in views.rows if r.dimension == names[dimension_id])
+        prediction = mine.predictions[dimension_id]
+        assert prediction.predicted == value
+        assert row.predicted == str(value)
+        assert row.others == f"{prediction.others:.2f}"
+        assert row.difference == signed(prediction.error)
+    courage = next(r for r in views.rows if r.dimension == names["courage"])
+    assert courage.predicted is None and courage.reading == "You did not predict this capability"
+    assert views.error == f"{mine.prediction_error:.2f}" and views.compared == 2
+    assert other.standing.predictions.rows == []
+    assert other.standing.predictions.note is not None
+    assert other.standing.predictions.note.startswith("You chose not to predict")
+    # The cohort report counts predictors; one leader is too few for a median.
+    assert data.predictors == 1
+    rows = {p.label: p for p in data.predictions}
+    assert (rows["Purpose"].predicted, rows["Courage"].predicted) == (1, 0)
+    assert all(p.median_error is None for p in data.predictions)
