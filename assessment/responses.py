@@ -352,7 +352,7 @@ def cohort_predictions(
     ):
         if leader_id in keep and response_id not in keep[leader_id]:
             continue
-        found.setdefault(leader_id, {})[dimension_id] = float(value)
+        found.setdefault(leader_id, {})[dimension_id] = value
     return found
 
 

@@ -1,18 +1,21 @@
 """Responses in and scores out without the web forms (``cl360 responses import``, ``cl360 scores export``).
 
 Import (``docs/scoring.md`` has the format): one CSV row per rater, columns ``leader`` (email),
-``relationship``, one per item id (blank = not able to rate) and optionally one per open
-question id. All or nothing: every row is checked first, and a single problem rejects the file
-with one ``row N, column X: message`` line per problem and nothing written. Accepted rows are
-stored by :func:`assessment.responses.store_responses`, exactly as web submissions are (no link
-to anyone, random ids, no timestamps).
+``relationship``, one per item id (blank = not able to rate), optionally one per open question
+id and one ``predicted:<dimension id>`` per dimension (the leader's prediction of their Others
+score: on ``self`` rows only, blank = no prediction). All or nothing: every row is checked
+first, and a single problem rejects the file with one ``row N, column X: message`` line per
+problem and nothing written. Accepted rows are stored by
+:func:`assessment.responses.store_responses`, exactly as web submissions are (no link to
+anyone, random ids, no timestamps).
 
 Export: every figure of :func:`assessment.results.cohort_results`, per leader, group,
-dimension and item, as CSV (one row per figure) or JSON. What the scoring layer withheld is
-written as ``suppressed`` with a reason code and no number at all; an individual rater's
-answers and comments never appear, because the export only ever sees scoring output. Text
-cells are neutralised against spreadsheet formula injection. Both directions are plain
-functions; the CLI only opens the transaction and prints.
+dimension and item (with the leader's predictions of their Others scores and the errors), as
+CSV (one row per figure) or JSON. What the scoring layer withheld is written as ``suppressed``
+with a reason code and no number at all; an individual rater's answers and comments never
+appear, because the export only ever sees scoring output. Text cells are neutralised against
+spreadsheet formula injection. Both directions are plain functions; the CLI only opens the
+transaction and prints.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -39,10 +43,14 @@ from assessment.responses import MAX_COMMENT_LENGTH, NOT_ABLE_TO_RATE, NewRespon
 from assessment.results import CohortResults, cohort_results
 from assessment.scoring import OTHERS, SCORING_VERSION, GroupScores, Stat, Withheld
 
-EXPORT_FORMAT = "cl360-scores/1"
+EXPORT_FORMAT = "cl360-scores/2"
+"""2: predicted views added (CSV columns predicted, prediction_error and
+mean_absolute_prediction_error before profile; JSON keys of the same names)."""
 LEADER_COLUMN = ("leader", "leader_email", "email")
 RELATIONSHIP_COLUMN = ("relationship", "rater_group", "group")
 NOT_ABLE_TO_RATE_WORDS = frozenset({"", NOT_ABLE_TO_RATE, "n/a"})
+PREDICTED_COLUMN = "predicted:{}"
+"""Import column of the leader's prediction for a dimension (no item id can contain a colon)."""
 
 
 # -- import -------------------------------------------------------------------------------
@@ -142,19 +150,24 @@ def _delimiter(text: str) -> str:
     return max(",;\t", key=lambda d: (header.count(d), d == ","))
 
 
+UNKNOWN_COLUMN = "unknown column: not an item, open question or predicted:<dimension> id"
+
+
 def _columns(header: list[str], instrument: Instrument) -> tuple[dict[str, int], list[RowProblem]]:
-    """Column positions by role ("leader", "relationship", item and question ids)."""
+    """Column positions by role ("leader", "relationship", item and question ids, and
+    ``predicted:<dimension id>``)."""
     names = dict.fromkeys(LEADER_COLUMN, "leader")
     names |= dict.fromkeys(RELATIONSHIP_COLUMN, "relationship")
     names |= {item.id: item.id for item in instrument.items}
     names |= {question.id: question.id for question in instrument.open_questions}
+    names |= {(column := PREDICTED_COLUMN.format(d.id)): column for d in instrument.dimensions}
     positions: dict[str, int] = {}
     problems: list[RowProblem] = []
     for index, title in enumerate(header):
         shown = title.strip() or f"#{index + 1}"
         role = names.get(title.strip().lower())
         if role is None:
-            problems.append(RowProblem(1, shown, "unknown column: not an item or open question id"))
+            problems.append(RowProblem(1, shown, UNKNOWN_COLUMN))
         elif role in positions:
             problems.append(RowProblem(1, shown, "this column is given twice"))
         else:
@@ -216,9 +229,10 @@ class _RowParser:
                 self._problem(row, question.id, f"longer than {MAX_COMMENT_LENGTH} characters")
             elif text:
                 comments[question.id] = text
+        predictions = self._predictions(row, cell, relationship)
         if len(self.problems) > before or leader_id is None or relationship is None:
             return None
-        return NewResponse(leader_id, relationship, ratings, comments)
+        return NewResponse(leader_id, relationship, ratings, comments, predictions)
 
     def _leader(self, row: int, email: str) -> int | None:
         if not email:
@@ -253,17 +267,40 @@ class _RowParser:
                     "an answer is required: this questionnaire has no 'not able to rate'",
                 )
             return None
+        return self._point(row, item_id, raw)
+
+    def _predictions(
+        self, row: int, cell: Mapping[str, str], relationship: Relationship | None
+    ) -> dict[str, int]:
+        """The leader's predictions on a self row (blank: none); on any other row, a problem."""
+        predictions: dict[str, int] = {}
+        for dimension in self.instrument.dimensions:
+            column = PREDICTED_COLUMN.format(dimension.id)
+            raw = cell.get(column, "")
+            if not raw or relationship is None:
+                continue
+            if relationship != Relationship.SELF:
+                self._problem(row, column, "predictions belong on the leader's self-assessment row")
+            elif (value := self._point(row, column, raw)) is not None:
+                predictions[dimension.id] = value
+        return predictions
+
+    def _point(self, row: int, column: str, raw: str) -> int | None:
+        """A scale point written as a whole number, or ``None`` and a problem."""
         value = self.allowed.get(raw.lstrip("+"))
+        if value is not None:
+            return value
+        try:
+            number = float(raw)
+        except ValueError:
+            number = math.nan
+        if not number.is_integer():  # also "nan" and "inf"
+            self._problem(row, column, f"{raw!r} is not a whole number")
+            return None
+        # A spreadsheet may write a whole number as "4.0": that is still the point 4.
+        value = self.allowed.get(str(int(number)))
         if value is None:
-            try:
-                number = float(raw)
-            except ValueError:
-                self._problem(row, item_id, f"{raw!r} is not a whole number")
-                return None
-            if number != int(number):
-                self._problem(row, item_id, f"{raw!r} is not a whole number")
-            else:
-                self._problem(row, item_id, f"{raw} is off the scale (1 to {self.points})")
+            self._problem(row, column, f"{raw} is off the scale (1 to {self.points})")
         return value
 
 
@@ -295,6 +332,9 @@ CSV_COLUMNS = (
     "previous_mean",
     "rci",
     "reliable_change",
+    "predicted",
+    "prediction_error",
+    "mean_absolute_prediction_error",
     "profile",
     "profile_probability",
     "median",
@@ -304,9 +344,9 @@ CSV_COLUMNS = (
 SHOWN = "shown"
 SUPPRESSED = "suppressed"
 _POSITION = {column: index for index, column in enumerate(CSV_COLUMNS)}
-_EXTRAS = CSV_COLUMNS[_POSITION["self_minus_others"] : _POSITION["reliable_change"] + 1]
+_EXTRAS = CSV_COLUMNS[_POSITION["self_minus_others"] : _POSITION["prediction_error"] + 1]
 _NO_EXTRAS = (None,) * len(_EXTRAS)
-_TAIL = (None,) * (len(CSV_COLUMNS) - _POSITION["profile"])
+_TAIL = (None,) * (len(CSV_COLUMNS) - _POSITION["prediction_error"] - 1)
 
 
 def export_scores(session: Session, cohort: Cohort, fmt: str, out: IO[str]) -> int:
@@ -369,9 +409,11 @@ def _figure_ids(instrument: Instrument) -> tuple[tuple[str, tuple[str, ...]], ..
 
 
 def _dimension_extras(figures: LeaderFigures, dimension_id: str) -> dict[str, Any]:
-    """What Others' dimension figure carries besides its statistics: norms, type, change."""
+    """What Others' dimension figure carries besides its statistics: norms, type, change, and
+    the leader's prediction of it (its error absent when the Others score is withheld)."""
     change = figures.change.get(dimension_id)
     agreement = figures.agreement.get(dimension_id)
+    prediction = figures.predictions.get(dimension_id)
     return {
         "percentile_cohort": figures.percentile_cohort.get(dimension_id),
         "percentile_reference": figures.percentile_reference.get(dimension_id),
@@ -380,6 +422,8 @@ def _dimension_extras(figures: LeaderFigures, dimension_id: str) -> dict[str, An
         "previous_mean": change.before if change else None,
         "rci": change.rci if change else None,
         "reliable_change": change.reliable if change else None,
+        "predicted": prediction.predicted if prediction else None,
+        "prediction_error": prediction.error if prediction else None,
     }
 
 
@@ -400,6 +444,16 @@ def _extras_rows(figures: LeaderFigures) -> dict[tuple[str, str], tuple[Any, ...
             *(_cell(extras[column]) for column in _EXTRAS[2:]),
         )
     return rows
+
+
+def _self_extras_rows(figures: LeaderFigures) -> dict[tuple[str, str], tuple[Any, ...]]:
+    """The extra CSV cells of the self group's dimension figures: the leader's prediction
+    (their own answer, exported even when the Others score it predicts is withheld)."""
+    return {
+        # The last two extras are ``predicted`` and ``prediction_error`` (none on this row).
+        ("dimension", dimension_id): (*_NO_EXTRAS[:-2], prediction.predicted, None)
+        for dimension_id, prediction in figures.predictions.items()
+    }
 
 
 def csv_rows(results: CohortResults) -> Iterator[tuple[Any, ...]]:
@@ -462,14 +516,16 @@ def _leader_rows(
         profile=assignment.name if assignment else None,
         profile_probability=assignment.probability if assignment else None,
         previous_cohort=figures.previous_cohort,
+        mean_absolute_prediction_error=figures.prediction_error,
     )
     email, name = _text(email), _text(name)
     others_extras = _extras_rows(figures)
+    groups = [(scores.self_scores, _self_extras_rows(figures))] if scores.self_scores else []
+    groups += [(g, others_extras if g is scores.others else {}) for g in scores.shown]
     figure_ids = _figure_ids(results.instrument)
-    for group in ([scores.self_scores] if scores.self_scores else []) + scores.shown:
+    for group, extras in groups:
         # The hot loop (millions of rows for a large cohort): plain tuples, no dicts.
         prefix = ("figure", email, name, group.key, _text(group.label))
-        extras = others_extras if group is scores.others else {}
         for kind, ids in figure_ids:
             stats = group.dimensions if kind == "dimension" else group.items
             for figure_id in ids:
@@ -618,7 +674,11 @@ def _leader_json(results: CohortResults, leader_id: int, figures: LeaderFigures)
         },
         "blind_spots": [f.item_id for f in scores.blind_spots],
         "hidden_strengths": [f.item_id for f in scores.hidden_strengths],
-        "dimensions": {d: _dimension_extras(figures, d) for d in figures.others},
+        "dimensions": {
+            d: _dimension_extras(figures, d)
+            for d in dict.fromkeys([*figures.others, *figures.predictions])
+        },
+        "mean_absolute_prediction_error": figures.prediction_error,
         "profile": (
             {
                 "name": assignment.name,

@@ -25,6 +25,7 @@ def exported(database, coach, instrument, signed_in):
         cohort = create_cohort(s, s.merge(coach), "Export cohort", instrument)
         hostile = add_leader(s, cohort, '=HYPERLINK("http://evil","x")', "h@example.org", "+Ops")
         small = add_leader(s, cohort, "Tiny Group", "t@example.org", "@Ward")
+        quiet = add_leader(s, cohort, "Quiet Predictor", "q@example.org", "Ops")
         plan = [
             (hostile, Relationship.SELF, "Self Person", 5),
             (hostile, Relationship.PEER, "Penny Peer", 4),
@@ -34,6 +35,9 @@ def exported(database, coach, instrument, signed_in):
             (hostile, Relationship.DIRECT_REPORT, "Dan Report", 5),
             (small, Relationship.PEER, "Solo Peer", 1),  # Others below minimum: nothing shown
             (small, Relationship.PEER, "Duo Peer", 2),
+            (quiet, Relationship.SELF, "Quiet Self", 3),  # predicts, but Others is withheld:
+            (quiet, Relationship.PEER, "Uno Peer", 3),  # 2 observers < 3
+            (quiet, Relationship.PEER, "Dos Peer", 3),
         ]
         for leader, relationship, name, value in plan:
             invitation, _ = create_invitation(
@@ -45,7 +49,13 @@ def exported(database, coach, instrument, signed_in):
                 rater_email=name.lower().replace(" ", ".") + "@example.org",
             )
             answers = {i.id: value for i in instrument.items}
-            submit(s, instrument, invitation, Answers(answers, {"most_helps": SECRET_COMMENT}))
+            # The leader predicts Others will give 4 on every dimension.
+            predicted = {d.id: 4 for d in instrument.dimensions}
+            comments = {"most_helps": SECRET_COMMENT}
+            if relationship == Relationship.SELF:
+                submit(s, instrument, invitation, Answers(answers, comments, predicted))
+            else:
+                submit(s, instrument, invitation, Answers(answers, comments))
         slug = cohort.slug
     csv_bytes = signed_in.get(f"/cohorts/{slug}/scores.csv")
     xlsx_bytes = signed_in.get(f"/cohorts/{slug}/scores.xlsx")
@@ -81,6 +91,7 @@ def test_no_identifying_columns_answers_or_comments(exported, session):
     text, csv_rows, xlsx_rows = rows_of(exported)
     assert list(csv_rows[0]) == list(COLUMNS) == list(xlsx_rows[0])
     forbidden = ["Penny", "Paul", "Pia", "Dora", "Dan", "Solo", "Duo", "Self Person"]
+    forbidden += ["Quiet Self", "Uno", "Dos"]
     forbidden += ["penny", "dora", "solo"]  # their email addresses
     forbidden += list(session.scalars(select(Response.id)))
     for word in forbidden:
@@ -124,6 +135,28 @@ def test_formula_injection_is_neutralised_in_csv_and_xlsx(exported):
     assert means and all(isinstance(m, float | int) for m in means)
     gaps = [r["self_minus_others"] for r in xlsx_rows if r["self_minus_others"] is not None]
     assert gaps and all(isinstance(g, float | int) for g in gaps)
+
+
+def test_predictions_and_no_error_against_a_withheld_others_score(exported):
+    _, csv_rows, xlsx_rows = rows_of(exported)
+    prediction_columns = ("predicted", "prediction_error", "mean_absolute_prediction_error")
+    for rows in (csv_rows, xlsx_rows):
+        assert all(column in rows[0] for column in prediction_columns)
+        hostile = [r for r in rows if "HYPERLINK" in (r["leader_name"] or "")]
+        quiet = [r for r in rows if r["leader_name"] == "Quiet Predictor"]
+        # Others gives every item (4 + 3 + 2 + 1 + 5) / 5 = 3 against the predicted 4: +1.
+        others = [r for r in hostile if r["group"] == "others" and r["kind"] == "dimension"]
+        assert others and all(float(r["prediction_error"]) == 1 for r in others)
+        (summary,) = [r for r in hostile if r["record"] == "leader"]
+        assert float(summary["mean_absolute_prediction_error"]) == 1
+        # Quiet's Others is withheld: the prediction (their own answer) is on their self rows,
+        # and no error or mean appears anywhere.
+        selves = [r for r in quiet if r["group"] == "self" and r["kind"] == "dimension"]
+        assert selves and all(float(r["predicted"]) == 4 for r in selves)
+        assert {r["group"] for r in shown(quiet)} == {"self"}
+        for row in quiet:
+            assert row["prediction_error"] in (None, ""), row
+            assert row["mean_absolute_prediction_error"] in (None, ""), row
 
 
 @pytest.mark.parametrize(

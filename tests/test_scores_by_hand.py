@@ -7,7 +7,8 @@ two; a 5-point scale; minimums manager 1, peers 3, direct reports 3, other 3, Ot
 A rater counts for ``a`` with 2 of its 3 items answered, for ``b`` with 1 of 2.
 
 Cohort "Before" (created first) and cohort "Now" share the instrument; Ann and Ben are in
-both, so their change is measured. Blank cells are "not able to rate".
+both, so their change is measured. Blank cells are "not able to rate". In "Now", Ann, Ben
+and Dan also predict their Others scores (columns ``predicted:a``, ``predicted:b``).
 """
 
 from __future__ import annotations
@@ -29,40 +30,43 @@ from tests.test_scoring import tiny_instrument
 
 approx = pytest.approx
 
-HEADER = "leader,relationship,a1,a2,a3,b1,b2,note\n"
+HEADER = "leader,relationship,a1,a2,a3,b1,b2,note,predicted:a,predicted:b\n"
 
 # fmt: off
+# The last two columns are the leader's predictions of their Others scores for a and b, on
+# self rows only (blank: no prediction).
 BEFORE_CSV = HEADER + (
     # Ann (given in capitals: leaders match by email whatever the case). a = (a1+a2+(6-a3))/3
-    "ANN@Example.org,other,3,3,3,3,3,\n"      # a (3+3+3)/3 = 3      b (3+3)/2 = 3
-    "ann@example.org,other,3,4,2,4,3,\n"      # a (3+4+4)/3 = 11/3   b 3.5
-    "ann@example.org,other,2,3,3,3,2,\n"      # a (2+3+3)/3 = 8/3    b 2.5
+    "ANN@Example.org,other,3,3,3,3,3,,,\n"    # a (3+3+3)/3 = 3      b (3+3)/2 = 3
+    "ann@example.org,other,3,4,2,4,3,,,\n"    # a (3+4+4)/3 = 11/3   b 3.5
+    "ann@example.org,other,2,3,3,3,2,,,\n"    # a (2+3+3)/3 = 8/3    b 2.5
     # Ben
-    "ben@example.org,other,2,2,4,2,3,\n"      # a (2+2+2)/3 = 2      b 2.5
-    "ben@example.org,other,3,2,4,2,2,\n"      # a (3+2+2)/3 = 7/3    b 2
-    "ben@example.org,other,2,3,3,3,3,\n"      # a (2+3+3)/3 = 8/3    b 3
+    "ben@example.org,other,2,2,4,2,3,,,\n"    # a (2+2+2)/3 = 2      b 2.5
+    "ben@example.org,other,3,2,4,2,2,,,\n"    # a (3+2+2)/3 = 7/3    b 2
+    "ben@example.org,other,2,3,3,3,3,,,\n"    # a (2+3+3)/3 = 8/3    b 3
 )
 NOW_CSV = HEADER + (
-    # Ann: a manager and three peers.
-    "ann@example.org,self,4,4,2,5,4,I try to listen\n"   # a (4+4+4)/3 = 4      b 4.5
-    "ann@example.org,manager,3,4,3,4,4,Clear about why\n"  # a (3+4+3)/3 = 10/3 b 4
-    "ann@example.org,peer,4,5,1,4,5,Kind\n"             # a (4+5+5)/3 = 14/3   b 4.5
-    "ann@example.org,peer,3,3,,3,4,\n"                  # a3 not rated: a (3+3)/2 = 3 (2 of 3)
-    "ann@example.org,peer,,,2,4,,\n"                    # 1 of 3 items of a: no a; b 4 (1 of 2)
+    # Ann: a manager and three peers. She predicts Others will give her 4 on a and 3 on b.
+    "ann@example.org,self,4,4,2,5,4,I try to listen,4,3\n"  # a (4+4+4)/3 = 4    b 4.5
+    "ann@example.org,manager,3,4,3,4,4,Clear about why,,\n" # a (3+4+3)/3 = 10/3 b 4
+    "ann@example.org,peer,4,5,1,4,5,Kind,,\n"           # a (4+5+5)/3 = 14/3   b 4.5
+    "ann@example.org,peer,3,3,,3,4,,,\n"                # a3 not rated: a (3+3)/2 = 3 (2 of 3)
+    "ann@example.org,peer,,,2,4,,,,\n"                  # 1 of 3 items of a: no a; b 4 (1 of 2)
     # Ben: two direct reports and one other colleague, each group below its minimum.
-    "ben@example.org,self,5,5,1,3,3,\n"                 # a 5      b 3
-    "ben@example.org,direct_report,3,3,3,3,2,\n"        # a 3      b 2.5
-    "ben@example.org,direct_report,2,3,4,2,3,\n"        # a 7/3    b 2.5
-    "ben@example.org,other,4,3,2,4,4,\n"                # a 11/3   b 4
-    # Cat: three direct reports.
-    "cat@example.org,self,2,2,4,2,3,\n"                 # a 2      b 2.5
-    "cat@example.org,direct_report,4,4,2,4,4,\n"        # a 4      b 4
-    "cat@example.org,direct_report,5,4,1,5,5,\n"        # a 14/3   b 5
-    "cat@example.org,direct_report,4,5,2,3,4,\n"        # a 13/3   b 3.5
-    # Dan: only two observers, below the Others minimum of 3.
-    "dan@example.org,self,3,3,3,3,3,\n"
-    "dan@example.org,peer,4,4,2,4,4,Secret detail\n"
-    "dan@example.org,peer,3,3,3,3,3,\n"
+    # He predicts 4 on a and makes no prediction for b.
+    "ben@example.org,self,5,5,1,3,3,,4,\n"              # a 5      b 3
+    "ben@example.org,direct_report,3,3,3,3,2,,,\n"      # a 3      b 2.5
+    "ben@example.org,direct_report,2,3,4,2,3,,,\n"      # a 7/3    b 2.5
+    "ben@example.org,other,4,3,2,4,4,,,\n"              # a 11/3   b 4
+    # Cat: three direct reports; no predictions.
+    "cat@example.org,self,2,2,4,2,3,,,\n"               # a 2      b 2.5
+    "cat@example.org,direct_report,4,4,2,4,4,,,\n"      # a 4      b 4
+    "cat@example.org,direct_report,5,4,1,5,5,,,\n"      # a 14/3   b 5
+    "cat@example.org,direct_report,4,5,2,3,4,,,\n"      # a 13/3   b 3.5
+    # Dan: only two observers, below the Others minimum of 3. He predicts 3 on a.
+    "dan@example.org,self,3,3,3,3,3,,3,\n"
+    "dan@example.org,peer,4,4,2,4,4,Secret detail,,\n"
+    "dan@example.org,peer,3,3,3,3,3,,,\n"
 )
 # fmt: on
 
@@ -170,6 +174,12 @@ def test_groups_below_their_minimum_and_complements_are_suppressed(exported):
     assert group(ben, "others")["dimensions"]["b"]["mean"] == approx(3.0)
 
 
+def only_prediction(entry: dict) -> dict:
+    """A leader's ``dimensions`` entry without its null values: with the Others score
+    withheld, only the leader's own prediction is left."""
+    return {key: value for key, value in entry.items() if value is not None}
+
+
 def test_too_few_observers_means_no_observer_figure_norm_type_or_comment(exported):
     data, rows, text = exported
     dan = leader(data, "Dan")
@@ -181,7 +191,10 @@ def test_too_few_observers_means_no_observer_figure_norm_type_or_comment(exporte
         "status": "suppressed",
         "reason": "others_below_minimum",
     }
-    assert dan["dimensions"] == {} and dan["self_minus_others"] == {"dimensions": {}, "items": {}}
+    # His own prediction for a (3) is kept, but nothing is placed or compared: no error.
+    assert list(dan["dimensions"]) == ["a"]
+    assert only_prediction(dan["dimensions"]["a"]) == {"predicted": 3}
+    assert dan["self_minus_others"] == {"dimensions": {}, "items": {}}
     assert dan["comments_shown"] is False
     assert "Secret detail" not in text and "Kind" not in text  # no comment is ever exported
     dan_rows = [r for r in rows if r["leader_email"] == "dan@example.org"]
@@ -306,6 +319,58 @@ def test_blind_spots_use_the_cohorts_own_threshold(exported):
         if r["group"] == "others" and r["kind"] == "item" and r["flag"]
     }
     assert flagged[("Ann", "a1")] == "blind_spot" and flagged[("Cat", "a1")] == "hidden_strength"
+
+
+def test_predicted_views_against_the_others_scores(exported):
+    data, rows, _ = exported
+    ann, ben, cat, dan = (leader(data, n) for n in ("Ann", "Ben", "Cat", "Dan"))
+    # Ann predicted a 4 and b 3; her Others scores are a 11/3 and b 4 (see above). Error is
+    # predicted minus Others: a 4 - 11/3 = +1/3 (she expected a third of a point more),
+    # b 3 - 4 = -1 (a point less). Mean absolute error (|+1/3| + |-1|) / 2 = (4/3) / 2 = 2/3
+    # (the signed mean, -1/3, would let the two misses cancel).
+    assert ann["dimensions"]["a"]["predicted"] == 4
+    assert ann["dimensions"]["a"]["prediction_error"] == approx(1 / 3)
+    assert ann["dimensions"]["b"]["predicted"] == 3
+    assert ann["dimensions"]["b"]["prediction_error"] == approx(-1)
+    assert ann["mean_absolute_prediction_error"] == approx(2 / 3)
+    # Ben predicted a 4 and nothing for b; his Others a is 3: error 4 - 3 = +1. The mean is
+    # over the dimensions with both a prediction and an Others score: 1 / 1 = 1.
+    assert ben["dimensions"]["a"]["prediction_error"] == approx(1)
+    assert ben["dimensions"]["b"]["predicted"] is None
+    assert ben["dimensions"]["b"]["prediction_error"] is None
+    assert ben["mean_absolute_prediction_error"] == approx(1)
+    # Cat predicted nothing; Dan predicted a 3 but his Others is withheld: no error, no mean.
+    assert all(d["predicted"] is None for d in cat["dimensions"].values())
+    assert cat["mean_absolute_prediction_error"] is None
+    assert only_prediction(dan["dimensions"]["a"]) == {"predicted": 3}
+    assert dan["mean_absolute_prediction_error"] is None
+    # The CSV: the mean on the leader's row, the prediction on the self dimension row, and
+    # prediction and error on the Others dimension row.
+    assert all(None not in row and None not in row.values() for row in rows)  # all full width
+    summary = {r["leader_name"]: r for r in rows if r["record"] == "leader"}
+    assert float(summary["Ann"]["mean_absolute_prediction_error"]) == approx(2 / 3)
+    assert float(summary["Ben"]["mean_absolute_prediction_error"]) == approx(1)
+    assert summary["Cat"]["mean_absolute_prediction_error"] == ""
+    assert summary["Dan"]["mean_absolute_prediction_error"] == ""
+    dimension = {
+        (r["leader_name"], r["group"], r["id"]): r
+        for r in rows
+        if r["record"] == "figure" and r["kind"] == "dimension"
+    }
+    ann_a, ann_b = dimension["Ann", "others", "a"], dimension["Ann", "others", "b"]
+    assert (float(ann_a["predicted"]), float(ann_a["prediction_error"])) == (4, approx(1 / 3))
+    assert (float(ann_b["predicted"]), float(ann_b["prediction_error"])) == (3, approx(-1))
+    assert float(dimension["Ben", "others", "a"]["prediction_error"]) == approx(1)
+    assert dimension["Ben", "others", "b"]["predicted"] == ""
+    assert dimension["Ben", "others", "b"]["prediction_error"] == ""
+    assert float(dimension["Ann", "self", "b"]["predicted"]) == 3
+    assert dimension["Ann", "self", "b"]["prediction_error"] == ""
+    assert float(dimension["Dan", "self", "a"]["predicted"]) == 3
+    dan_rows = [r for r in rows if r["leader_name"] == "Dan"]
+    assert all(r["prediction_error"] == r["mean_absolute_prediction_error"] == "" for r in dan_rows)
+    # Observers' rows never carry a prediction (it is the leader's own answer).
+    observers = [r for r in rows if r["group"] not in ("self", "others", "")]
+    assert observers and all(r["predicted"] == r["prediction_error"] == "" for r in observers)
 
 
 def test_too_few_leaders_for_profiles_but_agreement_types_shown(exported):

@@ -19,7 +19,7 @@ from assessment.accounts import create_coach
 from assessment.cli import cli
 from assessment.cohorts import create_cohort
 from assessment.imports import ImportProblems
-from assessment.models import Answer, AuditEvent, Cohort, Comment, Leader, Response
+from assessment.models import Answer, AuditEvent, Cohort, Comment, Leader, Prediction, Response
 from assessment.responses import leader_responses
 from assessment.transfer import (
     CSV_COLUMNS,
@@ -45,7 +45,7 @@ def cohort(database) -> Cohort:
 def table_counts(session) -> dict[str, int]:
     return {
         model.__tablename__: session.scalar(select(func.count()).select_from(model))
-        for model in (Response, Answer, Comment, AuditEvent)
+        for model in (Response, Answer, Comment, Prediction, AuditEvent)
     }
 
 
@@ -63,22 +63,25 @@ def try_import(database, cohort: Cohort, text: str | bytes) -> list[str]:
     return lines
 
 
-GOOD = "ann@example.org,peer,4,4,2,5,4,\n"
+GOOD = "ann@example.org,peer,4,4,2,5,4,,,\n"
 
 
 @pytest.mark.parametrize(
     ("row", "expected"),
     [
-        ("zed@example.org,peer,4,4,2,5,4,\n", "row 3, column leader: no leader with email"),
-        (",peer,4,4,2,5,4,\n", "row 3, column leader: missing"),
-        ("ann@example.org,,4,4,2,5,4,\n", "row 3, column relationship: missing"),
-        ("ann@example.org,boss,4,4,2,5,4,\n", "row 3, column relationship: 'boss' is not a rater group"),
-        ("ann@example.org,peer,6,4,2,5,4,\n", "row 3, column a1: 6 is off the scale (1 to 5)"),
-        ("ann@example.org,peer,0,4,2,5,4,\n", "row 3, column a1: 0 is off the scale"),
-        ("ann@example.org,peer,4,3.5,2,5,4,\n", "row 3, column a2: '3.5' is not a whole number"),
-        ("ann@example.org,peer,4,4,x,5,4,\n", "row 3, column a3: 'x' is not a whole number"),
-        ("ann@example.org,peer,4,4,2,5\n", "row 3, column (row): 6 values, but the header has 8"),
-        ("ann@example.org,peer,4,4,2,5,4," + "x" * 4001 + "\n", "row 3, column note: longer than 4000"),
+        ("zed@example.org,peer,4,4,2,5,4,,,\n", "row 3, column leader: no leader with email"),
+        (",peer,4,4,2,5,4,,,\n", "row 3, column leader: missing"),
+        ("ann@example.org,,4,4,2,5,4,,,\n", "row 3, column relationship: missing"),
+        ("ann@example.org,boss,4,4,2,5,4,,,\n", "row 3, column relationship: 'boss' is not a rater group"),
+        ("ann@example.org,peer,6,4,2,5,4,,,\n", "row 3, column a1: 6 is off the scale (1 to 5)"),
+        ("ann@example.org,peer,0,4,2,5,4,,,\n", "row 3, column a1: 0 is off the scale"),
+        ("ann@example.org,peer,6.0,4,2,5,4,,,\n", "row 3, column a1: 6.0 is off the scale (1 to 5)"),
+        ("ann@example.org,peer,4,3.5,2,5,4,,,\n", "row 3, column a2: '3.5' is not a whole number"),
+        ("ann@example.org,peer,4,4,x,5,4,,,\n", "row 3, column a3: 'x' is not a whole number"),
+        ("ann@example.org,peer,4,4,nan,5,4,,,\n", "row 3, column a3: 'nan' is not a whole number"),
+        ("ann@example.org,peer,4,4,2,inf,4,,,\n", "row 3, column b1: 'inf' is not a whole number"),
+        ("ann@example.org,peer,4,4,2,5\n", "row 3, column (row): 6 values, but the header has 10"),
+        ("ann@example.org,peer,4,4,2,5,4," + "x" * 4001 + ",,\n", "row 3, column note: longer than 4000"),
     ],
 )  # fmt: skip
 def test_each_bad_row_rejects_the_whole_file(database, cohort, row, expected):
@@ -88,9 +91,51 @@ def test_each_bad_row_rejects_the_whole_file(database, cohort, row, expected):
     assert lines[0].startswith(expected)
 
 
+@pytest.mark.parametrize(
+    ("row", "expected"),
+    [
+        ("ann@example.org,peer,4,4,2,5,4,,3,\n", "predicted:a: predictions belong on the leader's self-assessment row"),
+        ("ann@example.org,manager,4,4,2,5,4,,,4\n", "predicted:b: predictions belong on the leader's self-assessment row"),
+        ("ann@example.org,self,4,4,2,5,4,,6,\n", "predicted:a: 6 is off the scale (1 to 5)"),
+        ("ann@example.org,self,4,4,2,5,4,,0,\n", "predicted:a: 0 is off the scale (1 to 5)"),
+        ("ann@example.org,self,4,4,2,5,4,,,3.5\n", "predicted:b: '3.5' is not a whole number"),
+        ("ann@example.org,self,4,4,2,5,4,,na,\n", "predicted:a: 'na' is not a whole number"),
+    ],
+)  # fmt: skip
+def test_bad_predictions_reject_the_whole_file(database, cohort, row, expected):
+    """Only the leader predicts, on their self row, a whole point of the scale (row 2 is good)."""
+    assert try_import(database, cohort, HEADER + GOOD + row) == [f"row 3, column {expected}"]
+
+
+def test_predictions_are_optional_and_blank_means_none(database, cohort):
+    with_predictions = (
+        HEADER
+        + "ann@example.org,self,4,4,2,5,4,,,\n"  # blank: no prediction
+        + "ben@example.org,self,4,4,2,5,4,, 4 ,\n"
+        + "cat@example.org,self,4,4,2,5,4,,2.0,5\n"  # a spreadsheet's 2.0 is the point 2
+        + "cat@example.org,peer,4,4,2,5,4,,,\n"  # blank on an observer row: fine
+    )
+    # Prediction columns may be left out, or given for some dimensions only, in any case.
+    without = "leader,relationship,a1,a2,a3,b1,b2,PREDICTED:B\ndan@example.org,self,3,3,3,3,3,1\n"
+    with database.transaction() as session:
+        for text in (with_predictions, without):
+            import_responses(session, session.merge(cohort), text.encode(), actor="test")
+    with database.session() as session:
+        stored = session.execute(
+            select(Leader.name, Prediction.dimension_id, Prediction.value)
+            .join(Response, Response.id == Prediction.response_id)
+            .join(Leader, Leader.id == Response.leader_id)
+        ).all()
+    assert sorted(stored) == [("Ben", "a", 4), ("Cat", "a", 2), ("Cat", "b", 5), ("Dan", "b", 1)]
+
+
 def test_bad_header_columns_are_named(database, cohort):
-    lines = try_import(database, cohort, "leader,relationship,a1,a2,a4,b1,b2,b1\n" + GOOD)
-    assert "row 1, column a4: unknown column: not an item or open question id" in lines
+    lines = try_import(
+        database, cohort, "leader,relationship,a1,a2,a4,b1,b2,b1,predicted:zzz\n" + GOOD
+    )
+    unknown = "unknown column: not an item, open question or predicted:<dimension> id"
+    assert f"row 1, column a4: {unknown}" in lines
+    assert f"row 1, column predicted:zzz: {unknown}" in lines
     assert "row 1, column b1: this column is given twice" in lines
     assert any(line.startswith("row 1, column a3: missing") for line in lines)
 
@@ -101,9 +146,9 @@ def test_every_problem_is_reported_one_line_each(database, cohort):
         cohort,
         HEADER
         + GOOD
-        + "zed@example.org,peer,9,4,2,5,4,\n"  # two problems on row 3
-        + "ann@example.org,self,4,4,2,5,4,\n"
-        + "ann@example.org,self,4,4,2,5,4,\n",  # a second self-assessment
+        + "zed@example.org,peer,9,4,2,5,4,,,\n"  # two problems on row 3
+        + "ann@example.org,self,4,4,2,5,4,,,\n"
+        + "ann@example.org,self,4,4,2,5,4,,,\n",  # a second self-assessment
     )
     assert lines == [
         "row 3, column leader: no leader with email 'zed@example.org' in this cohort",
@@ -126,18 +171,18 @@ def test_files_that_are_not_response_tables(database, cohort, data, expected):
 
 
 def test_a_self_assessment_already_stored_cannot_be_imported_again(database, cohort):
-    first = HEADER + "ann@example.org,self,4,4,2,5,4,\n"
+    first = HEADER + "ann@example.org,self,4,4,2,5,4,,,\n"
     with database.transaction() as session:
         import_responses(session, session.merge(cohort), first.encode(), actor="test")
-    (line,) = try_import(database, cohort, HEADER + "ANN@example.org,self,3,3,3,3,3,\n")
+    (line,) = try_import(database, cohort, HEADER + "ANN@example.org,self,3,3,3,3,3,,,\n")
     assert line == "row 2, column relationship: this leader already has a self-assessment"
 
 
 def test_imported_responses_are_stored_like_web_submissions(database, cohort):
     text = (
         "\ufeff" + HEADER.replace(",", ";")  # a byte-order mark and semicolons, as Excel writes
-        + "ANN@Example.org;Direct report;4;n/a;2;;4;Steady under pressure\n"
-        + "ann@example.org;self;5;5;1;5;5;\n"
+        + "ANN@Example.org;Direct report;4;n/a;2;;4;Steady under pressure;;\n"
+        + "ann@example.org;self;5;5;1;5;5;;;\n"
     )  # fmt: skip
     with database.transaction() as session:
         summary = import_responses(session, session.merge(cohort), text.encode(), actor="cli")
@@ -158,7 +203,7 @@ def test_imported_responses_are_stored_like_web_submissions(database, cohort):
 
 def test_command_line_import(runner, database, cohort, tmp_path):
     bad = tmp_path / "bad.csv"
-    bad.write_text(HEADER + "zed@example.org,peer,4,4,2,5,4,\n", encoding="utf-8")
+    bad.write_text(HEADER + "zed@example.org,peer,4,4,2,5,4,,,\n", encoding="utf-8")
     result = runner.invoke(cli, ["responses", "import", "--cohort", cohort.slug, str(bad)])
     assert result.exit_code == 1
     assert "row 2, column leader: no leader with email 'zed@example.org'" in result.output
