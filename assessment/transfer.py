@@ -27,8 +27,9 @@ import math
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
+import orjson
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -347,6 +348,8 @@ _POSITION = {column: index for index, column in enumerate(CSV_COLUMNS)}
 _EXTRAS = CSV_COLUMNS[_POSITION["self_minus_others"] : _POSITION["prediction_error"] + 1]
 _NO_EXTRAS = (None,) * len(_EXTRAS)
 _TAIL = (None,) * (len(CSV_COLUMNS) - _POSITION["prediction_error"] - 1)
+_NO_STATS = (None,) * len(Stat._fields)
+_EMPTY_AFTER_DISAGREE = "," * (len(_EXTRAS) + len(_TAIL))
 
 
 def export_scores(session: Session, cohort: Cohort, fmt: str, out: IO[str]) -> int:
@@ -355,9 +358,7 @@ def export_scores(session: Session, cohort: Cohort, fmt: str, out: IO[str]) -> i
         raise ValueError(f"unknown export format {fmt!r} (csv or json)")
     results = cohort_results(session, cohort)
     if fmt == "csv":
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(CSV_COLUMNS)
-        writer.writerows(csv_rows(results))
+        write_csv(results, out)
     else:
         write_json(results, out)
     return len(results.leaders)
@@ -456,9 +457,86 @@ def _self_extras_rows(figures: LeaderFigures) -> dict[tuple[str, str], tuple[Any
     }
 
 
+class _Figure(NamedTuple):
+    """One figure row of a group, without the leader and group cells it shares with the rest."""
+
+    kind: str
+    id: str
+    status: str
+    reason: str | None
+    stat: Stat | None
+    disagree: str | None
+    extras: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class _FigureBlock:
+    """The figure rows of one rater group of one leader: nearly every row of a large export."""
+
+    prefix: tuple[str, ...]
+    """The cells every row of the group shares: record, leader email and name, group, label."""
+    figures: list[_Figure]
+
+    def rows(self) -> Iterator[tuple[Any, ...]]:
+        for f in self.figures:
+            yield (*self.prefix, f.kind, f.id, f.status, f.reason, *(f.stat or _NO_STATS),
+                   f.disagree, *f.extras, *_TAIL)  # fmt: skip
+
+
 def csv_rows(results: CohortResults) -> Iterator[tuple[Any, ...]]:
     """The CSV export, in :data:`CSV_COLUMNS` order: cohort rows, profile rows, then per leader
     a summary row and one row per figure of each group (suppressed ones without numbers)."""
+    for part in _export_parts(results):
+        if isinstance(part, _FigureBlock):
+            yield from part.rows()
+        else:
+            yield part
+
+
+def write_csv(results: CohortResults, out: IO[str]) -> None:
+    """:func:`csv_rows` written as CSV text, with a header row.
+
+    Nearly all the time of a large export went on turning the figure rows' numbers into text
+    one cell at a time. So each group's rows without extra cells are written as a block: the
+    shared leader and group cells are quoted once by the csv module; the remaining text cells
+    are figure ids, statuses and reason codes, which never need quoting; and the statistics
+    are formatted by one orjson call per group (the same shortest round-trip digits as
+    ``repr``, fifteen times faster). Every other row goes through the csv module.
+    """
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    shared = io.StringIO()
+    shared_writer = csv.writer(shared, lineterminator="")
+    for part in _export_parts(results):
+        if not isinstance(part, _FigureBlock):
+            writer.writerow(part)
+            continue
+        if not part.figures:
+            continue
+        shared.seek(0)
+        shared.truncate()
+        shared_writer.writerow(part.prefix)
+        head = shared.getvalue() + ","
+        # [[n,mean,sd,ci_low,ci_high,rwg],...] -> "n,mean,sd,ci_low,ci_high,rwg" per figure;
+        # the statistics are numbers or None, so "null" can only stand for an empty cell.
+        text = orjson.dumps([f.stat or _NO_STATS for f in part.figures], default=tuple).decode()
+        numbers = text[2:-2].replace("null", "").split("],[")
+        lines = []
+        for figure, stats in zip(part.figures, numbers, strict=True):
+            if figure.extras is _NO_EXTRAS:
+                lines.append(
+                    f"{head}{figure.kind},{figure.id},{figure.status},{figure.reason or ''},"
+                    f"{stats},{figure.disagree or ''}{_EMPTY_AFTER_DISAGREE}\n"
+                )
+            else:
+                out.write("".join(lines))
+                lines.clear()
+                writer.writerow(next(_FigureBlock(part.prefix, [figure]).rows()))
+        out.write("".join(lines))
+
+
+def _export_parts(results: CohortResults) -> Iterator[tuple[Any, ...] | _FigureBlock]:
+    """The export's rows in order, each group's figure rows as one :class:`_FigureBlock`."""
     instrument = results.instrument
     for dimension in instrument.dimensions:
         distribution = results.figures.distributions[dimension.id]
@@ -502,7 +580,7 @@ def csv_rows(results: CohortResults) -> Iterator[tuple[Any, ...]]:
 
 def _leader_rows(
     results: CohortResults, email: str, name: str, leader_id: int, figures: LeaderFigures
-) -> Iterator[tuple[Any, ...]]:
+) -> Iterator[tuple[Any, ...] | _FigureBlock]:
     scores = figures.scores
     assignment = results.profiles.assignments.get(leader_id)
     observers_withheld = next((w for w in scores.withheld if w.group == OTHERS), None)
@@ -525,18 +603,19 @@ def _leader_rows(
     figure_ids = _figure_ids(results.instrument)
     for group, extras in groups:
         # The hot loop (millions of rows for a large cohort): plain tuples, no dicts.
-        prefix = ("figure", email, name, group.key, _text(group.label))
+        rows = []
         for kind, ids in figure_ids:
             stats = group.dimensions if kind == "dimension" else group.items
             for figure_id in ids:
                 stat = stats.get(figure_id)
                 if stat is not None:
                     disagree = "true" if stat.raters_disagree else "false"
-                    yield (*prefix, kind, figure_id, SHOWN, None, *stat, disagree,
-                           *extras.get((kind, figure_id), _NO_EXTRAS), *_TAIL)  # fmt: skip
+                    rows.append(_Figure(kind, figure_id, SHOWN, None, stat, disagree,
+                                        extras.get((kind, figure_id), _NO_EXTRAS)))  # fmt: skip
                 elif (withheld := group.withheld_figures.get(f"{kind}:{figure_id}")) is not None:
-                    yield (*prefix, kind, figure_id, SUPPRESSED, withheld.code, *(None,) * 7,
-                           *_NO_EXTRAS, *_TAIL)  # fmt: skip
+                    rows.append(_Figure(kind, figure_id, SUPPRESSED, withheld.code, None, None,
+                                        _NO_EXTRAS))  # fmt: skip
+        yield _FigureBlock(("figure", email, name, group.key, _text(group.label)), rows)
     for withheld in scores.withheld:
         yield _row(
             record="figure",
@@ -581,10 +660,8 @@ def write_json(results: CohortResults, out: IO[str]) -> None:
         figures = results.figures.leaders.get(leader_id)
         if figures is None:
             continue
-        out.write(
-            ("\n  " if index == 0 else ",\n  ")
-            + json.dumps(_leader_json(results, leader_id, figures))
-        )
+        leader = orjson.dumps(_leader_json(results, leader_id, figures)).decode()
+        out.write(("\n  " if index == 0 else ",\n  ") + leader)
     out.write("\n ]\n}\n")
 
 

@@ -21,11 +21,14 @@ from assessment.cohorts import create_cohort
 from assessment.imports import ImportProblems
 from assessment.models import Answer, AuditEvent, Cohort, Comment, Leader, Prediction, Response
 from assessment.responses import leader_responses
+from assessment.results import cohort_results
 from assessment.transfer import (
     CSV_COLUMNS,
+    csv_rows,
     export_scores,
     import_responses,
     problem_line,
+    write_csv,
 )
 from tests.test_scores_by_hand import HEADER, NOW_CSV, hand_instrument
 
@@ -278,6 +281,34 @@ def test_suppressed_figures_and_groups_carry_no_numbers(database, imported):
             for figure in [*group["dimensions"].values(), *group["items"].values()]:
                 if figure["status"] == "suppressed":
                     assert set(figure) == {"status", "reason"}
+
+
+def test_the_fast_csv_text_holds_exactly_the_rows_of_the_spreadsheet_export(database, imported):
+    """write_csv formats figure rows in blocks; the cells must be those of csv_rows, whatever
+    the names hold (commas, quotes, line breaks are quoted once for the whole block)."""
+    with database.transaction() as session:
+        leader = session.merge(imported).leaders[1]
+        leader.name = 'Ben "the, boss"\nHughes'
+    with database.session() as session:
+        results = cohort_results(session, session.merge(imported))
+        reference = io.StringIO()
+        csv.writer(reference, lineterminator="\n").writerows([CSV_COLUMNS, *csv_rows(results)])
+        fast = io.StringIO()
+        write_csv(results, fast)
+    expected = list(csv.reader(io.StringIO(reference.getvalue())))
+    written = list(csv.reader(io.StringIO(fast.getvalue())))
+    assert len(written) == len(expected) > 50
+    for got, want in zip(written, expected, strict=True):
+        # Numbers may be spelt differently (1e-05 or 0.00001) but are the same number.
+        assert [_number_or_text(cell) for cell in got] == [_number_or_text(c) for c in want]
+    assert any('Ben "the, boss"\nHughes' in row for row in written)
+
+
+def _number_or_text(cell: str) -> float | str:
+    try:
+        return float(cell)
+    except ValueError:
+        return cell
 
 
 def test_spreadsheet_formulas_in_names_are_neutralised(database, imported):
