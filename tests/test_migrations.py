@@ -31,23 +31,26 @@ def scratch_url(database_url: str, tmp_path) -> Iterator[str]:
     admin.dispose()
 
 
+COACH_AND_COHORT = (
+    "INSERT INTO coach (id, email, password_hash, created_at)"
+    " VALUES (1, 'c@example.org', 'x', CURRENT_TIMESTAMP)",
+    "INSERT INTO cohort (id, slug, name, coach_id, instrument_id, instrument_version, instrument,"
+    " status, is_demo, created_at) VALUES (1, 'c', 'C', 1, 'i', 1, '{}', 'open', false,"
+    " CURRENT_TIMESTAMP)",
+)
+"""Rows every migration since 0002 must keep (later columns have defaults in the database)."""
+
+
+def insert_rows(database: Database, *statements: str) -> None:
+    with database.engine.begin() as connection:
+        for statement in statements:
+            connection.execute(text(statement))
+
+
 def test_campaign_migration_up_down_up_keeps_existing_rows(scratch_url):
     migrate.upgrade(scratch_url, "0002")
     database = Database(scratch_url)
-    with database.engine.begin() as connection:
-        connection.execute(
-            text(
-                "INSERT INTO coach (id, email, password_hash, created_at) "
-                "VALUES (1, 'c@example.org', 'x', CURRENT_TIMESTAMP)"
-            )
-        )
-        connection.execute(
-            text(
-                "INSERT INTO cohort (id, slug, name, coach_id, instrument_id, instrument_version,"
-                " instrument, status, is_demo, created_at) VALUES (1, 'c', 'C', 1, 'i', 1, '{}',"
-                " 'open', false, CURRENT_TIMESTAMP)"
-            )
-        )
+    insert_rows(database, *COACH_AND_COHORT)
     migrate.upgrade(scratch_url, "0003")
     inspector = inspect(database.engine)
     assert {"nomination", "mail_message", "reminder_sent", "report_release"} <= set(
@@ -75,39 +78,16 @@ def test_campaign_migration_up_down_up_keeps_existing_rows(scratch_url):
 def test_predictions_migration_keeps_drafts_and_matches_the_models(scratch_url):
     migrate.upgrade(scratch_url, "0003")
     database = Database(scratch_url)
-    with database.engine.begin() as connection:
-        connection.execute(
-            text(
-                "INSERT INTO coach (id, email, password_hash, created_at) "
-                "VALUES (1, 'c@example.org', 'x', CURRENT_TIMESTAMP)"
-            )
-        )
-        connection.execute(
-            text(
-                "INSERT INTO cohort (id, slug, name, coach_id, instrument_id, instrument_version,"
-                " instrument, status, is_demo, created_at, reminder_days, translations,"
-                " gap_threshold) VALUES (1, 'c', 'C', 1, 'i', 1, '{}', 'open', false,"
-                " CURRENT_TIMESTAMP, '[]', '{}', 1.0)"
-            )
-        )
-        connection.execute(
-            text(
-                "INSERT INTO leader (id, cohort_id, name, email, created_at)"
-                " VALUES (1, 1, 'L', 'l@example.org', CURRENT_TIMESTAMP)"
-            )
-        )
-        connection.execute(
-            text(
-                "INSERT INTO invitation (id, leader_id, relationship, token_hash, status,"
-                " created_at) VALUES (1, 1, 'self', 'h', 'draft', CURRENT_TIMESTAMP)"
-            )
-        )
-        connection.execute(
-            text(
-                "INSERT INTO draft_response (id, invitation_id, answers, comments, updated_at)"
-                " VALUES (1, 1, '{\"a1\": 4}', '{}', CURRENT_TIMESTAMP)"
-            )
-        )
+    insert_rows(
+        database,
+        *COACH_AND_COHORT,
+        "INSERT INTO leader (id, cohort_id, name, email, created_at)"
+        " VALUES (1, 1, 'L', 'l@example.org', CURRENT_TIMESTAMP)",
+        "INSERT INTO invitation (id, leader_id, relationship, token_hash, status, created_at)"
+        " VALUES (1, 1, 'self', 'h', 'draft', CURRENT_TIMESTAMP)",
+        "INSERT INTO draft_response (id, invitation_id, answers, comments, updated_at)"
+        " VALUES (1, 1, '{\"a1\": 4}', '{}', CURRENT_TIMESTAMP)",
+    )
     migrate.upgrade(scratch_url, "head")
     assert "prediction" in inspect(database.engine).get_table_names()
     with database.engine.connect() as connection:
