@@ -30,6 +30,7 @@ from assessment.imports import ImportProblems
 from assessment.instruments import check_files, load_instrument
 from assessment.mail import MailError, Postman
 from assessment.profiles import TooFewLeaders
+from assessment.reminders import Outcome as MailOutcome
 from assessment.results import fit_profile_model
 from assessment.transfer import (
     export_scores,
@@ -162,7 +163,7 @@ def _cohort(session, slug: str):
 
 
 def _import(kind: str, slug: str, path: Path) -> None:
-    from assessment.imports import ImportProblems, import_leaders, import_raters
+    from assessment.imports import import_leaders, import_raters
 
     importer = import_leaders if kind == "leaders" else import_raters
     try:
@@ -193,6 +194,19 @@ def leaders_import(slug: str, path: Path) -> None:
     _import("leaders", slug, path)
 
 
+@leaders.command("links")
+@click.option("--cohort", "slug", required=True, help="The cohort's slug.")
+def leaders_links(slug: str) -> None:
+    """Mail a personal link to every leader of the cohort who was never sent one."""
+    from assessment.reminders import leaders_without_link, send_leader_links
+
+    with _database().transaction() as session:
+        cohort = _cohort(session, slug)
+        waiting = leaders_without_link(session, cohort)
+        outcome = send_leader_links(session, waiting, _postman(), actor="cli")
+    _report_outcome("leaders' personal links", outcome)
+
+
 @cli.group()
 def raters() -> None:
     """Raters (invitations) of a cohort."""
@@ -220,9 +234,14 @@ def invitations_send(slug: str) -> None:
     with _database().transaction() as session:
         cohort = _cohort(session, slug)
         outcome = send_invitations(session, unsent(session, cohort), _postman(), actor="cli")
+    _report_outcome("invitations", outcome)
+
+
+def _report_outcome(what: str, outcome: MailOutcome) -> None:
+    """Print a mailing's failures and summary; exit 1 if anything failed."""
     for failure in outcome.failed:
         click.echo(failure, err=True)
-    click.echo(f"invitations: {outcome.summary()}")
+    click.echo(f"{what}: {outcome.summary()}")
     if outcome.failed:
         sys.exit(1)
 

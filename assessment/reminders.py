@@ -1,4 +1,4 @@
-"""Invitation mail and reminders to the people who have not answered yet.
+"""Invitation mail, leaders' personal links, and reminders to those who have not answered yet.
 
 A reminder is recorded as a :class:`ReminderSent` row keyed by (invitation, reminder key), with
 a unique constraint, inserted in the same transaction (a savepoint) as the mail is sent or
@@ -15,8 +15,10 @@ the old link stops working, and the "link not valid" page tells them to use the 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -24,8 +26,8 @@ from sqlalchemy.orm import Session
 
 from assessment import audit
 from assessment.cohorts import CohortError
-from assessment.invitations import reissue_token
-from assessment.mail import MailError, Postman, invitation_message
+from assessment.invitations import issue_leader_link, reissue_token
+from assessment.mail import MailError, Postman, invitation_message, leader_link_message
 from assessment.models import (
     Cohort,
     CohortStatus,
@@ -96,19 +98,59 @@ def send_invitation(
     session.flush()
 
 
-def send_invitations(
-    session: Session, invitations: list[Invitation], postman: Postman, *, actor: str
-) -> Outcome:
+T = TypeVar("T")
+
+
+def _send_each(session: Session, recipients: Iterable[T], send: Callable[[T], object]) -> Outcome:
+    """Send to each recipient in its own savepoint: a refused mail undoes only its own changes
+    (a reissued token, an issued link), and the others still go out."""
     outcome = Outcome()
-    for invitation in invitations:
+    for recipient in recipients:
         try:
             with session.begin_nested():
-                send_invitation(session, invitation, postman, actor=actor)
+                send(recipient)
         except MailError as error:
             outcome.failed.append(str(error))
         else:
             outcome.sent += 1
     return outcome
+
+
+def send_invitations(
+    session: Session, invitations: list[Invitation], postman: Postman, *, actor: str
+) -> Outcome:
+    return _send_each(
+        session, invitations, lambda i: send_invitation(session, i, postman, actor=actor)
+    )
+
+
+def send_leader_link(session: Session, leader: Leader, postman: Postman, *, actor: str) -> str:
+    """Issue a leader's personal link and mail it to them; returns the link.
+
+    Any earlier link stops working (only the newest token's hash is kept).
+    """
+    link = postman.leader_link(issue_leader_link(session, leader, actor=actor))
+    postman.deliver(session, leader_link_message(leader, link), leader.cohort)
+    return link
+
+
+def leaders_without_link(session: Session, cohort: Cohort) -> list[Leader]:
+    """Leaders who were never sent a personal link (e.g. just imported)."""
+    return list(
+        session.scalars(
+            select(Leader)
+            .where(Leader.cohort_id == cohort.id, Leader.token_hash.is_(None))
+            .order_by(Leader.name, Leader.id)
+        )
+    )
+
+
+def send_leader_links(
+    session: Session, leaders: list[Leader], postman: Postman, *, actor: str
+) -> Outcome:
+    return _send_each(
+        session, leaders, lambda leader: send_leader_link(session, leader, postman, actor=actor)
+    )
 
 
 def remind(

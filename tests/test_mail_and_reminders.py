@@ -16,7 +16,14 @@ from assessment.cohorts import add_leader, create_cohort, set_schedule
 from assessment.config import MailSettings
 from assessment.invitations import create_invitation, find_invitation
 from assessment.mail import MailError, Postman
-from assessment.models import Invitation, InvitationStatus, MailMessage, Relationship, ReminderSent
+from assessment.models import (
+    Invitation,
+    InvitationStatus,
+    Leader,
+    MailMessage,
+    Relationship,
+    ReminderSent,
+)
 from assessment.reminders import remind, remind_outstanding, scheduled_key, scheduled_reminders
 from assessment.responses import Answers, save_draft
 from tests.conftest import csrf_token
@@ -198,6 +205,45 @@ def test_invitations_are_sent_once_with_the_cli(app, runner, database, campaign,
         "Your self-assessment for Mail cohort",
     ]
     again = runner.invoke(cli, ["invitations", "send", "--cohort", campaign.slug])
+    assert "0 sent" in again.output and len(smtp.messages) == 2
+
+
+def test_leaders_without_a_personal_link_get_one_from_the_dashboard(signed_in, campaign, session):
+    dashboard = signed_in.get(f"/cohorts/{campaign.slug}").get_data(as_text=True)
+    assert "Send leaders their personal links (1)" in dashboard
+    response = signed_in.post(
+        f"/cohorts/{campaign.slug}/leader-links/send",
+        data={"csrf_token": csrf_token(dashboard)},
+        follow_redirects=True,
+    )
+    page = response.get_data(as_text=True)
+    assert "Leaders&#39; personal links: 1 sent (to the outbox" in page
+    assert "Send leaders their personal links" not in page  # everyone has one now
+    body = session.scalar(
+        select(MailMessage.body).where(MailMessage.recipient == "rosa@example.org")
+    )
+    link = next(line for line in body.splitlines() if "/l/" in line).strip()
+    assert "Rosa Diaz" in signed_in.get(link.removeprefix("http://localhost")).get_data(
+        as_text=True
+    )
+
+
+def test_leader_links_by_cli_go_once_and_a_refusal_keeps_nothing(
+    app, runner, database, coach, campaign, smtp, session
+):
+    with database.transaction() as s:
+        add_leader(s, s.merge(campaign), "Sam Okoro", "sam@example.org")
+    app.extensions["cl360.settings"].mail = smtp.settings
+    smtp.refuse = True
+    refused = runner.invoke(cli, ["leaders", "links", "--cohort", campaign.slug])
+    assert refused.exit_code == 1 and "2 failed" in refused.output
+    session.expire_all()
+    assert count(session, Leader, Leader.token_hash.is_not(None)) == 0  # no link without its mail
+    smtp.refuse = False
+    result = runner.invoke(cli, ["leaders", "links", "--cohort", campaign.slug])
+    assert result.exit_code == 0 and "leaders' personal links: 2 sent" in result.output
+    assert sorted(m["To"] for m in smtp.messages) == ["rosa@example.org", "sam@example.org"]
+    again = runner.invoke(cli, ["leaders", "links", "--cohort", campaign.slug])
     assert "0 sent" in again.output and len(smtp.messages) == 2
 
 

@@ -25,8 +25,7 @@ from assessment.forms import (
     observer_choices,
 )
 from assessment.imports import ImportProblems, import_leaders, import_raters
-from assessment.invitations import issue_leader_link
-from assessment.mail import MailError, leader_link_message
+from assessment.mail import MailError
 from assessment.models import Cohort, MailMessage, Nomination
 from assessment.responses import leader_responses
 from assessment.results import cohort_results
@@ -112,6 +111,18 @@ def send_invitations(slug: str) -> Response:
         waiting = reminders.unsent(db_session(), cohort)
         outcome = reminders.send_invitations(db_session(), waiting, postman(), actor=_actor())
         _flash_outcome("Invitations", outcome)
+    return _back(cohort)
+
+
+@blueprint.route("/cohorts/<slug>/leader-links/send", methods=["POST"])
+@login_required
+def send_leader_links(slug: str) -> Response:
+    """Mail a personal link to every leader who has none yet (for nominations and progress)."""
+    cohort = _my_cohort(slug)
+    if EmptyForm().validate_on_submit():
+        waiting = reminders.leaders_without_link(db_session(), cohort)
+        outcome = reminders.send_leader_links(db_session(), waiting, postman(), actor=_actor())
+        _flash_outcome("Leaders' personal links", outcome)
     return _back(cohort)
 
 
@@ -250,10 +261,8 @@ def _first_error(form: DecisionForm) -> str:
 def leader_link(slug: str, leader_id: int) -> Response:
     leader = _my_leader(slug, leader_id)
     if EmptyForm().validate_on_submit():
-        token = issue_leader_link(db_session(), leader, actor=_actor())
-        link = postman().leader_link(token)
         try:
-            postman().deliver(db_session(), leader_link_message(leader, link), leader.cohort)
+            link = reminders.send_leader_link(db_session(), leader, postman(), actor=_actor())
         except MailError as error:
             rollback()
             flash(f"The link was not changed: {error}", "error")

@@ -172,6 +172,7 @@ def render_cohort(
         departments=sorted({p.leader.department for p in progress if p.leader.department}),
         outstanding=waiting,
         unsent=[i for i in waiting if i.invited_at is None and reminder_address(i)],
+        without_link=[p.leader for p in progress if p.leader.token_hash is None],
         nominations=pending(session, cohort),
         releases=released_leaders(session, cohort),
         mail_configured=settings().mail.configured,
