@@ -208,32 +208,35 @@ def test_rater_pages_pass_axe_in_both_languages(
     from assessment.models import Relationship
     from tests.test_languages import SPANISH
 
-    en, es = invitations(
+    en, es, self_es = invitations(
         app,
         coach,
         instrument,
         (Relationship.MANAGER, None),
         (Relationship.PEER, "es"),
+        (Relationship.SELF, "es"),  # the self-assessment, with its prediction section
         translations=[load_instrument(SPANISH)],
     )
     page = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
     problems = {}
-    for name, token in (("en", en), ("es", es)):
+    for name, token in (("en", en), ("es", es), ("self-es", self_es)):
         page.goto(f"{live_server}/r/{token}")
         problems[name] = serious_violations(page)
         screenshot(page, f"rater-{name}")
+    expect(page.get_by_role("heading", name="¿Cómo te verán los demás?")).to_be_visible()
     # The form with errors shown (incomplete submit) and the progress indicator in use.
     page.goto(f"{live_server}/r/{en}")
     page.locator("fieldset.item").first.locator("input[value='3']").check()
     page.get_by_role("button", name="Submit my answers").click()
     expect(page.get_by_role("alert").first).to_be_visible()
-    assert page.locator("#progress").inner_text().startswith("1 of")
+    expect(page.locator("#progress")).to_have_text(re.compile("^1 of"))
     problems["errors"] = serious_violations(page)
     screenshot(page, "rater-errors")
     answer_everything(page, "4")
     page.get_by_role("button", name="Submit my answers").click()
+    expect(page.get_by_role("heading", name="Thank you")).to_be_visible()
     problems["thanks"] = serious_violations(page)
-    assert problems == {"en": [], "es": [], "errors": [], "thanks": []}
+    assert problems == {"en": [], "es": [], "self-es": [], "errors": [], "thanks": []}
     page.context.close()
 
 
