@@ -81,6 +81,7 @@ def cohort_setup(signed_in: FlaskClient):
 
 def test_full_journey_produces_a_report(cohort_setup, instrument, session):
     client, cohort_url, leader_url = cohort_setup
+    assert "Nobody has been invited yet." in client.get(cohort_url).get_data(as_text=True)
     (self_link,) = make_links(client, leader_url, "self")
     peer_links = make_links(client, leader_url, "peer", 3)
     (manager_link,) = make_links(client, leader_url, "manager")
@@ -104,6 +105,7 @@ def test_full_journey_produces_a_report(cohort_setup, instrument, session):
 
     completion = client.get(cohort_url).get_data(as_text=True)
     assert "Done" in completion and "3 <span" in completion
+    assert "Everyone invited has responded." in completion
 
     assert session.scalar(select(func.count()).select_from(Response)) == 5
     pdf = client.get(leader_url + "/report.pdf")

@@ -171,6 +171,7 @@ def render_cohort(
         department=department,
         departments=sorted({p.leader.department for p in progress if p.leader.department}),
         outstanding=waiting,
+        anyone_responded=any(p.self_done or p.others_submitted for p in progress),
         unsent=[i for i in waiting if i.invited_at is None and reminder_address(i)],
         without_link=[p.leader for p in progress if p.leader.token_hash is None],
         nominations=pending(session, cohort),
