@@ -31,7 +31,6 @@ from assessment.profiles import (
     ProfileModel,
     TooFewLeaders,
     feature_matrix,
-    fit_profiles,
 )
 from assessment.psychometrics import Baseline, CohortFigures, cohort_figures, place_leaders
 from assessment.responses import cohort_predictions, cohort_response_table
@@ -219,6 +218,10 @@ def _reference_features(instrument: Instrument, cohorts: list[CohortFigures[int]
 
 
 def _fit(instrument: Instrument, cohorts: list[CohortFigures[int]]) -> ProfileModel | TooFewLeaders:
+    # scikit-learn is imported here, on the first fit, not with the app: every other path
+    # (pages, exports, the CLI) assigns leaders to a stored model with NumPy alone.
+    from assessment.profile_fitting import fit_profiles
+
     return fit_profiles(
         _reference_features(instrument, cohorts),
         instrument_id=instrument.id,

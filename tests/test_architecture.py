@@ -20,6 +20,17 @@ def test_domain_core_imports_no_flask(module: str):
     assert out.stdout.strip() == "False"
 
 
+def test_the_app_and_the_cli_start_without_weasyprint_or_scikit_learn():
+    """Each takes most of a second to import; only printing a PDF and fitting profiles need
+    them, so a cron job sending reminders, or any page, does not wait for them."""
+    code = (
+        "import sys, assessment.cli; from assessment.app import create_app; create_app(); "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'weasyprint', 'sklearn'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
 def test_production_refuses_to_start_without_a_secret_key():
     with pytest.raises(ConfigurationError, match="SECRET_KEY"):
         Settings.from_environment({"CL360_ENV": "production"})

@@ -22,7 +22,8 @@ import pypdf
 import pytest
 
 from assessment.instruments import Instrument
-from assessment.profiles import TooFewLeaders, fit_profiles
+from assessment.profile_fitting import fit_profiles
+from assessment.profiles import TooFewLeaders
 from assessment.psychometrics import CohortFigures, cohort_figures
 from assessment.scoring import SCORING_VERSION, RaterResponse
 from reports import charts

@@ -18,12 +18,11 @@ from sqlalchemy import select
 from assessment.accounts import create_coach
 from assessment.cohorts import create_cohort
 from assessment.models import Cohort, Leader, ProfileModelRecord
+from assessment.profile_fitting import LeaderProfiles, fit_profiles
 from assessment.profiles import (
     MIN_LEADERS,
-    LeaderProfiles,
     ProfileModel,
     TooFewLeaders,
-    fit_profiles,
     leader_features,
     profile_names,
 )

@@ -21,7 +21,8 @@ import pypdf
 import pytest
 
 from assessment.instruments import Instrument, load_instrument
-from assessment.profiles import TooFewLeaders, fit_profiles, leader_features
+from assessment.profile_fitting import fit_profiles
+from assessment.profiles import TooFewLeaders, leader_features
 from assessment.psychometrics import Baseline, CohortFigures, cohort_figures
 from assessment.scoring import SCORING_VERSION, RaterResponse, Rules, score_leader
 from reports import charts
@@ -36,13 +37,8 @@ from reports.build import (
     signed,
 )
 from reports.charts import TEMPLATES
-from reports.render import (
-    STATIC,
-    RefusedURL,
-    StaticFilesOnly,
-    render_html,
-    render_pdf,
-)
+from reports.pdf import STATIC, RefusedURL, StaticFilesOnly
+from reports.render import render_html, render_pdf
 
 SVG = "{http://www.w3.org/2000/svg}"
 LEADER = "Priya Raman-Whitfield"
