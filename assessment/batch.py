@@ -78,7 +78,7 @@ class Outcome:
     error: str | None
     seconds: float
     worker_peak_mb: float
-    """The worker process's peak resident memory so far (``ru_maxrss``)."""
+    """The worker process's own peak resident memory so far (see :func:`_peak_mb`)."""
 
     @property
     def ok(self) -> bool:
@@ -223,7 +223,19 @@ def _render(task: Task) -> bytes:
 
 
 def _peak_mb() -> float:
-    # ru_maxrss is in kilobytes on Linux.
+    """This worker's own peak resident memory, in MB.
+
+    Linux's ``ru_maxrss`` keeps, across the exec that starts a spawned worker, the peak of the
+    process it was forked from, so a worker started by a large process (a test runner, a web
+    worker) would seem as large as its parent. ``VmHWM`` counts only this process's memory.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:  # not Linux: the portable figure, in kilobytes on most systems
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
