@@ -229,11 +229,12 @@ def invitations() -> None:
 @click.option("--cohort", "slug", required=True, help="The cohort's slug.")
 def invitations_send(slug: str) -> None:
     """Mail every invitation of the cohort that has an address and was never mailed."""
-    from assessment.reminders import send_invitations, unsent
+    from assessment.reminders import outstanding, send_invitations, unsent
 
     with _database().transaction() as session:
         cohort = _cohort(session, slug)
-        outcome = send_invitations(session, unsent(session, cohort), _postman(), actor="cli")
+        waiting = unsent(outstanding(session, cohort))
+        outcome = send_invitations(session, waiting, _postman(), actor="cli")
     _report_outcome("invitations", outcome)
 
 

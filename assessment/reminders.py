@@ -61,9 +61,9 @@ def outstanding(session: Session, cohort: Cohort) -> list[Invitation]:
     )
 
 
-def unsent(session: Session, cohort: Cohort) -> list[Invitation]:
-    """Invitations with an address that have never been mailed (e.g. just imported)."""
-    return [i for i in outstanding(session, cohort) if i.invited_at is None and address(i)]
+def unsent(invitations: Iterable[Invitation]) -> list[Invitation]:
+    """Of outstanding invitations, those with an address never mailed (e.g. just imported)."""
+    return [i for i in invitations if i.invited_at is None and address(i)]
 
 
 @dataclass

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from array import array
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
@@ -268,7 +268,7 @@ def cohort_response_table(
         session.scalars(select(Leader.id).where(Leader.cohort_id == cohort_id).order_by(Leader.id))
     )
     position = {leader_id: index for index, leader_id in enumerate(keys)}
-    keep = {leader: set(ids) for leader, ids in (response_ids or {}).items()}
+    kept = _kept(response_ids)
     row_of: dict[str, int] = {}
     leaders = array("q")
     relationships = array("q")
@@ -279,7 +279,7 @@ def cohort_response_table(
         .where(Leader.cohort_id == cohort_id)
         .order_by(Response.leader_id, Response.id)
     ):
-        if leader_id in keep and response_id not in keep[leader_id]:
+        if not kept(leader_id, response_id):
             continue
         row_of[response_id] = len(row_of)
         leaders.append(position[leader_id])
@@ -341,7 +341,7 @@ def cohort_predictions(
     Keyed by leader id, only leaders who predicted anything. ``response_ids`` limits chosen
     leaders to those responses, as in :func:`cohort_response_table`.
     """
-    keep = {leader: set(ids) for leader, ids in (response_ids or {}).items()}
+    kept = _kept(response_ids)
     found: dict[int, dict[str, float]] = {}
     for leader_id, response_id, dimension_id, value in session.execute(
         select(Response.leader_id, Response.id, Prediction.dimension_id, Prediction.value)
@@ -350,10 +350,17 @@ def cohort_predictions(
         .where(Leader.cohort_id == cohort_id, Response.relationship_ == Relationship.SELF)
         .order_by(Response.leader_id, Response.id)
     ):
-        if leader_id in keep and response_id not in keep[leader_id]:
+        if not kept(leader_id, response_id):
             continue
         found.setdefault(leader_id, {})[dimension_id] = value
     return found
+
+
+def _kept(response_ids: Mapping[int, Collection[str]] | None) -> Callable[[int, str], bool]:
+    """Whether a (leader id, response id) counts: every response of a leader, unless
+    ``response_ids`` limits that leader to some of theirs."""
+    keep = {leader: set(ids) for leader, ids in (response_ids or {}).items()}
+    return lambda leader_id, response_id: leader_id not in keep or response_id in keep[leader_id]
 
 
 def _driver_batches(session: Session, statement: Select[Any]) -> Iterator[list[tuple[Any, ...]]]:

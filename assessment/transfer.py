@@ -477,10 +477,12 @@ class _FigureBlock:
     """The cells every row of the group shares: record, leader email and name, group, label."""
     figures: list[_Figure]
 
+    def row(self, f: _Figure) -> tuple[Any, ...]:
+        return (*self.prefix, f.kind, f.id, f.status, f.reason, *(f.stat or _NO_STATS),
+                f.disagree, *f.extras, *_TAIL)  # fmt: skip
+
     def rows(self) -> Iterator[tuple[Any, ...]]:
-        for f in self.figures:
-            yield (*self.prefix, f.kind, f.id, f.status, f.reason, *(f.stat or _NO_STATS),
-                   f.disagree, *f.extras, *_TAIL)  # fmt: skip
+        return map(self.row, self.figures)
 
 
 def csv_rows(results: CohortResults) -> Iterator[tuple[Any, ...]]:
@@ -531,7 +533,7 @@ def write_csv(results: CohortResults, out: IO[str]) -> None:
             else:
                 out.write("".join(lines))
                 lines.clear()
-                writer.writerow(next(_FigureBlock(part.prefix, [figure]).rows()))
+                writer.writerow(part.row(figure))
         out.write("".join(lines))
 
 

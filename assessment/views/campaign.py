@@ -108,7 +108,7 @@ def schedule(slug: str) -> Response:
 def send_invitations(slug: str) -> Response:
     cohort = _my_cohort(slug)
     if EmptyForm().validate_on_submit():
-        waiting = reminders.unsent(db_session(), cohort)
+        waiting = reminders.unsent(reminders.outstanding(db_session(), cohort))
         outcome = reminders.send_invitations(db_session(), waiting, postman(), actor=_actor())
         _flash_outcome("Invitations", outcome)
     return _back(cohort)

@@ -33,8 +33,7 @@ from assessment.instruments import Instrument, discover_instruments, language_va
 from assessment.models import Cohort, Invitation, Leader, Relationship
 from assessment.nominations import pending
 from assessment.releases import coach_report_pdf, released_leaders
-from assessment.reminders import address as reminder_address
-from assessment.reminders import outstanding
+from assessment.reminders import outstanding, unsent
 from assessment.web import current_coach, db_session, login_required, require, settings
 
 blueprint = Blueprint("coach", __name__)
@@ -172,7 +171,7 @@ def render_cohort(
         departments=sorted({p.leader.department for p in progress if p.leader.department}),
         outstanding=waiting,
         anyone_responded=any(p.self_done or p.others_submitted for p in progress),
-        unsent=[i for i in waiting if i.invited_at is None and reminder_address(i)],
+        unsent=unsent(waiting),
         without_link=[p.leader for p in progress if p.leader.token_hash is None],
         nominations=pending(session, cohort),
         releases=released_leaders(session, cohort),

@@ -83,16 +83,15 @@ def respond(token: str) -> str | Response | tuple[str, int]:
     answers = responses.draft_answers(invitation)
     message = None
     if request.method == "POST":
+        answers, errors = responses.read_answers(instrument, request.form, predictions=is_self)
         if not form.validate_on_submit():
             # Only the CSRF token can fail here: keep what they typed and let them resend it.
-            answers, errors = responses.read_answers(instrument, request.form, predictions=is_self)
             message = _(
                 "Your session expired before you sent this. Your answers are still below: "
                 "please send them again."
             )
             status = 400
         else:
-            answers, errors = responses.read_answers(instrument, request.form, predictions=is_self)
             action = request.form.get("action", "")
             if action == "autosave":  # rate.js, in the background: a draft, nothing shown
                 if not errors:

@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from assessment.models import MailMessage
-from tests.browser.test_journey_browser import answer_everything
+from tests.browser.test_journey_browser import answer_everything, rate_on_a_phone
 from tests.conftest import COACH_EMAIL, COACH_PASSWORD
 
 LEADERS_CSV = (
@@ -113,22 +113,11 @@ def test_a_whole_campaign(browser, live_server, coach, session, screenshot):
 
     # Three raters answer; Ana saves a draft first and comes back to it.
     for index, email in enumerate(("ana@example.org", "ben@example.org", "cai@example.org")):
-        link = latest_link(session, email, "r")
-        rater = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
-        rater.goto(link)
-        expect(rater.get_by_role("heading", name="Feedback for Priya Shah")).to_be_visible()
-        if index == 0:
-            rater.locator("fieldset.item").first.locator("input[value='2']").check()
-            rater.get_by_role("button", name="Save and finish later").click()
-            expect(rater.get_by_text("Your answers are saved")).to_be_visible()
-            rater.goto(link)
-            assert rater.locator("fieldset.item").first.locator("input[value='2']").is_checked()
-            screenshot(rater, "07-rater-resumed")
-        answer_everything(rater, str(3 + index % 2))
         comment = IDENTIFYING if index == 1 else f"Priya listens well ({index})."
-        rater.get_by_label(re.compile("What does Priya Shah")).fill(comment)
-        rater.get_by_role("button", name="Submit my answers").click()
-        expect(rater.get_by_role("heading", name="Thank you")).to_be_visible()
+        resume = (lambda page: screenshot(page, "07-rater-resumed")) if index == 0 else None
+        rater = rate_on_a_phone(
+            browser, latest_link(session, email, "r"), str(3 + index % 2), comment, resume
+        )
         rater.context.close()
 
     # Tom's manager is invited by hand and has not answered yet.

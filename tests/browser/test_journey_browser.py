@@ -16,6 +16,27 @@ def answer_everything(page, value: str) -> None:
         group.locator(f"input[value='{value}']").check()
 
 
+def rate_on_a_phone(browser, link: str, value: str, comment: str, resume_shot=None):
+    """A rater answers Priya Shah's questionnaire on a phone and submits; with ``resume_shot``
+    (a function taking the page) they first save part-way, come back through the same link
+    and find their answer kept. Returns the page, on the thank-you screen."""
+    rater = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
+    rater.goto(link)
+    expect(rater.get_by_role("heading", name="Feedback for Priya Shah")).to_be_visible()
+    if resume_shot is not None:
+        rater.locator("fieldset.item").first.locator("input[value='2']").check()
+        rater.get_by_role("button", name="Save and finish later").click()
+        expect(rater.get_by_text("Your answers are saved")).to_be_visible()
+        rater.goto(link)
+        expect(rater.locator("fieldset.item").first.locator("input[value='2']")).to_be_checked()
+        resume_shot(rater)
+    answer_everything(rater, value)
+    rater.get_by_label(re.compile("What does Priya Shah")).fill(comment)
+    rater.get_by_role("button", name="Submit my answers").click()
+    expect(rater.get_by_role("heading", name="Thank you")).to_be_visible()
+    return rater
+
+
 def test_coach_leader_and_raters_walk_the_journey(
     browser, live_server, coach, instrument, session, screenshot
 ):
@@ -59,21 +80,11 @@ def test_coach_leader_and_raters_walk_the_journey(
     expect(leader.get_by_role("heading", name="Thank you")).to_be_visible()
 
     for index, link in enumerate(rater_links):
-        rater = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
-        rater.goto(link)
-        expect(rater.get_by_role("heading", name="Feedback for Priya Shah")).to_be_visible()
-        if index == 0:
-            # Save part-way, come back through the same link, finish.
-            rater.locator("fieldset.item").first.locator("input[value='2']").check()
-            rater.get_by_role("button", name="Save and finish later").click()
-            expect(rater.get_by_text("Your answers are saved")).to_be_visible()
-            rater.goto(link)
-            expect(rater.locator("fieldset.item").first.locator("input[value='2']")).to_be_checked()
-            screenshot(rater, "3-rater-resumed")
-        answer_everything(rater, str(3 + index % 2))
-        rater.get_by_label(re.compile("What does Priya Shah")).fill("Listens before deciding.")
-        rater.get_by_role("button", name="Submit my answers").click()
-        expect(rater.get_by_role("heading", name="Thank you")).to_be_visible()
+        # The first saves part-way, comes back through the same link and finishes.
+        resume = (lambda page: screenshot(page, "3-rater-resumed")) if index == 0 else None
+        rater = rate_on_a_phone(
+            browser, link, str(3 + index % 2), "Listens before deciding.", resume
+        )
         rater.goto(link)
         expect(rater.get_by_role("heading", name="Your answers are already in")).to_be_visible()
 
