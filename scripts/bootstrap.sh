@@ -6,8 +6,9 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${CL360_VENV:-$ROOT/.venv}"
 PYTHON="${PYTHON:-python3}"
-# Pango renders the PDF reports (WeasyPrint); Inter and DejaVu are the fonts they embed.
-SYSTEM_PACKAGES=(libpango-1.0-0 libpangoft2-1.0-0 fonts-inter fonts-dejavu-core fontconfig)
+# Pango renders the PDF reports (WeasyPrint), HarfBuzz-Subset embeds only the glyphs they use;
+# Inter and DejaVu are the fonts they embed.
+SYSTEM_PACKAGES=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-inter fonts-dejavu-core fontconfig)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
