@@ -25,7 +25,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from assessment.database import Database
     from assessment.extensions import babel, csrf, limiter
 
-    app.extensions["cl360.db"] = Database(settings.database_url)
+    app.extensions["cl360.db"] = Database(settings.database_url, lock_timeout=settings.lock_timeout)
     csrf.init_app(app)
     limiter.init_app(app)
     babel.init_app(app, locale_selector=web.page_locale)

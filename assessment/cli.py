@@ -200,11 +200,12 @@ def leaders_links(slug: str) -> None:
     """Mail a personal link to every leader of the cohort who was never sent one."""
     from assessment.reminders import leaders_without_link, send_leader_links
 
+    postman = _postman()
     with _database().transaction() as session:
         cohort = _cohort(session, slug)
         waiting = leaders_without_link(session, cohort)
-        outcome = send_leader_links(session, waiting, _postman(), actor="cli")
-    _report_outcome("leaders' personal links", outcome)
+        outcome = send_leader_links(session, waiting, postman, actor="cli")
+    _report_outcome("leaders' personal links", outcome, postman)
 
 
 @cli.group()
@@ -231,15 +232,20 @@ def invitations_send(slug: str) -> None:
     """Mail every invitation of the cohort that has an address and was never mailed."""
     from assessment.reminders import outstanding, send_invitations, unsent
 
+    postman = _postman()
     with _database().transaction() as session:
         cohort = _cohort(session, slug)
         waiting = unsent(outstanding(session, cohort))
-        outcome = send_invitations(session, waiting, _postman(), actor="cli")
-    _report_outcome("invitations", outcome)
+        outcome = send_invitations(session, waiting, postman, actor="cli")
+    _report_outcome("invitations", outcome, postman)
 
 
-def _report_outcome(what: str, outcome: MailOutcome) -> None:
-    """Print a mailing's failures and summary; exit 1 if anything failed."""
+def _report_outcome(what: str, outcome: MailOutcome, postman: Postman) -> None:
+    """Send what the committed transaction queued, print the failures and a summary; exit 1
+    if anything failed."""
+    refused = postman.send_queued(_database())
+    outcome.sent -= len(refused)
+    outcome.failed += refused
     for failure in outcome.failed:
         click.echo(failure, err=True)
     click.echo(f"{what}: {outcome.summary()}")
@@ -270,7 +276,8 @@ def reminders_send(today) -> None:
         due = scheduled_reminders(session, day)
     postman, sent, failed = _postman(), 0, 0
     for invitation_id, key in due:
-        # One transaction per reminder: a crash part-way never causes a second send.
+        # One transaction per reminder, sent once it has committed: a crash part-way never
+        # causes a second send, and a refused one is tried again by the next run.
         try:
             with _database().transaction() as session:
                 invitation = session.get(Invitation, invitation_id)
@@ -278,6 +285,9 @@ def reminders_send(today) -> None:
         except MailError as error:
             failed += 1
             click.echo(str(error), err=True)
+        for refusal in postman.send_queued(_database()):
+            sent, failed = sent - 1, failed + 1
+            click.echo(refusal, err=True)
     click.echo(f"reminders: {sent} sent, {failed} failed ({day.isoformat()})")
     if failed:
         sys.exit(1)

@@ -34,6 +34,10 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
         "folder of instrument YAML files offered to coaches",
     ),
     "CL360_BASE_URL": ("http://127.0.0.1:5000", "public address used in invitation links"),
+    "CL360_LOCK_TIMEOUT": (
+        "10",
+        "seconds a request waits for a database lock before answering 503 (try again)",
+    ),
     "RATELIMIT_STORAGE_URI": (
         "memory://",
         "Flask-Limiter storage, e.g. `redis://127.0.0.1:6379` with several workers",
@@ -88,6 +92,7 @@ class Settings:
     instruments_path: Path
     base_url: str = "http://127.0.0.1:5000"
     production: bool = False
+    lock_timeout: float = 10.0
     ratelimit_storage_uri: str = "memory://"
     mail: MailSettings = field(default_factory=MailSettings)
     testing: bool = False
@@ -110,6 +115,7 @@ class Settings:
             instruments_path=Path(env.get("CL360_INSTRUMENTS", PROJECT_ROOT / "instruments")),
             base_url=env.get("CL360_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
             production=production,
+            lock_timeout=float(env.get("CL360_LOCK_TIMEOUT", "10")),
             ratelimit_storage_uri=env.get("RATELIMIT_STORAGE_URI", "memory://"),
             mail=MailSettings(
                 server=env.get("MAIL_SERVER", ""),

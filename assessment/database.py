@@ -1,8 +1,19 @@
 """Engine and session handling shared by the web app, the CLI and report workers.
 
 The web layer opens one session per request and commits it in exactly one place
-(:func:`assessment.web.install_request_session`); the CLI uses :meth:`Database.transaction`.
-Domain operations only ever flush.
+(:func:`assessment.web.install`); the CLI uses :meth:`Database.transaction`. Domain operations
+only ever flush.
+
+Writers never fail because another writer got there first. On PostgreSQL each statement of a
+transaction sees what was committed before it started (READ COMMITTED), and the operations that
+must happen once decide with a conditional UPDATE whose row count says who won
+(:mod:`assessment.responses`). SQLite has one writer at a time, and a transaction that read
+before another writer committed cannot write at all (``SQLITE_BUSY_SNAPSHOT``, which no busy
+timeout waits out); so a transaction that may write starts with ``BEGIN IMMEDIATE``, taking the
+write lock before its first read, and waits its turn instead of failing. Read-only work keeps
+SQLite's deferred ``BEGIN`` and runs beside the writer. Waiting for a lock ends after
+``lock_timeout`` seconds on both databases, well before a web worker would be killed, so the
+request can say "try again" instead of vanishing (docs/operations.md).
 """
 
 from __future__ import annotations
@@ -12,7 +23,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import MetaData, create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 # Constraint names must be stable before the first migration so that later migrations
@@ -30,18 +41,28 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine; SQLite gets WAL, foreign keys and a busy timeout so it behaves like a server."""
+DEFAULT_LOCK_TIMEOUT = 10.0
+"""Seconds a statement waits for another transaction's lock before giving up."""
+
+WRITES = "cl360_writes"
+"""Execution option of the engine behind write sessions (SQLite: ``BEGIN IMMEDIATE``)."""
+
+
+def make_engine(url: str, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT, **kwargs: Any) -> Engine:
+    """Create an engine; SQLite gets WAL, foreign keys, a busy timeout and transactions that
+    begin as the module docstring explains, so it behaves like a server."""
     if url.startswith("sqlite"):
-        kwargs.setdefault("connect_args", {"timeout": 30})
+        kwargs.setdefault("connect_args", {"timeout": lock_timeout})
         engine = create_engine(url, **kwargs)
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("connect_args", {"options": f"-c lock_timeout={round(lock_timeout * 1000)}"})
     return create_engine(url, **kwargs)
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -49,21 +70,42 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _sqlite_begin(connection: Connection) -> None:
+    """Start a transaction the way its session needs (the module docstring says why).
+
+    A writing transaction turns the driver's own transaction handling off and takes the write
+    lock at once (SQLAlchemy's documented recipe for pysqlite); a reading one keeps the
+    driver's default, where each read sees the latest commit, as on PostgreSQL.
+    """
+    dbapi_connection = connection.connection.dbapi_connection
+    if connection.get_execution_options().get(WRITES, False):
+        dbapi_connection.isolation_level = None
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        dbapi_connection.isolation_level = ""
+
+
 class Database:
-    """One engine and its session factory."""
+    """One engine and its session factories: one for work that may write, one for reading."""
 
-    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+    def __init__(
+        self, url: str, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT, **engine_kwargs: Any
+    ) -> None:
         self.url = url
-        self.engine = make_engine(url, **engine_kwargs)
+        self.engine = make_engine(url, lock_timeout=lock_timeout, **engine_kwargs)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        self.write_sessionmaker = sessionmaker(
+            self.engine.execution_options(**{WRITES: True}), expire_on_commit=False
+        )
 
-    def session(self) -> Session:
-        return self.sessionmaker()
+    def session(self, *, writes: bool = False) -> Session:
+        """A session; ``writes`` when it may change anything (see the module docstring)."""
+        return (self.write_sessionmaker if writes else self.sessionmaker)()
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """A session whose work is committed on success and rolled back on any error."""
-        with self.sessionmaker() as session, session.begin():
+        """A writing session whose work is committed on success and rolled back on any error."""
+        with self.session(writes=True) as session, session.begin():
             yield session
 
     def dispose(self) -> None:

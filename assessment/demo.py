@@ -19,8 +19,16 @@ from assessment import audit
 from assessment.accounts import create_coach
 from assessment.cohorts import add_leader, create_cohort
 from assessment.instruments import Instrument
-from assessment.invitations import create_invitation, issue_leader_link, reissue_token
-from assessment.models import Coach, Cohort, Invitation, InvitationStatus, Leader, Relationship
+from assessment.invitations import create_invitation, new_link
+from assessment.models import (
+    Coach,
+    Cohort,
+    Invitation,
+    InvitationStatus,
+    Leader,
+    LinkPurpose,
+    Relationship,
+)
 from assessment.reporting import leader_report_pdf, report_filename
 from assessment.responses import Answers, submit
 
@@ -128,7 +136,7 @@ def _answer(
     bias: float,
     rng: random.Random,
 ) -> None:
-    invitation, _ = create_invitation(session, leader, relationship, actor="demo")
+    invitation = create_invitation(session, leader, relationship, actor="demo")
     points = instrument.scale.points
     not_able = 0.03 if relationship in (Relationship.SELF, Relationship.DIRECT_REPORT) else 0.08
     ratings: dict[str, int | None] = {}
@@ -174,12 +182,12 @@ def _predictions(
 
 
 def _try_links(session: Session, cohort: Cohort) -> dict[str, str]:
-    """Fresh links for the visitor: Mei Chen's own page (nominations, progress), her
-    self-assessment and a peer rating of her."""
+    """New links for the visitor: Mei Chen's own page (nominations, progress), her
+    self-assessment and a peer rating of her. Links printed by earlier runs keep working."""
     leader = session.scalar(
         select(Leader).where(Leader.cohort_id == cohort.id, Leader.name == TRY_LEADER)
     )
-    links = {"leader": "/l/" + issue_leader_link(session, leader, actor="demo")}
+    links = {"leader": "/l/" + new_link(session, leader, LinkPurpose.SHOWN, actor="demo")}
     for relationship in (Relationship.SELF, Relationship.PEER):
         waiting = session.scalar(
             select(Invitation).where(
@@ -189,12 +197,12 @@ def _try_links(session: Session, cohort: Cohort) -> dict[str, str]:
                 Invitation.status != InvitationStatus.SUBMITTED,
             )
         )
-        if waiting is not None:
-            links[relationship.value] = "/r/" + reissue_token(session, waiting, actor="demo")
-        elif relationship != Relationship.SELF:  # a leader has one self-assessment only
-            _, token = create_invitation(
+        if waiting is None and relationship != Relationship.SELF:  # one self-assessment only
+            waiting = create_invitation(
                 session, leader, relationship, actor="demo", rater_name=VISITOR
             )
+        if waiting is not None:
+            token = new_link(session, waiting, LinkPurpose.SHOWN, actor="demo")
             links[relationship.value] = "/r/" + token
     return links
 

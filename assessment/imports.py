@@ -357,7 +357,7 @@ def import_raters(session: Session, cohort: Cohort, data: bytes, *, actor: str) 
             rater_name=name,
             rater_email=email,
             language=language,
-        )[0]
+        )
         for leader, relationship, name, email, language in accepted
     ]
     audit.record(session, actor, "raters.import", f"cohort:{cohort.slug}", count=len(invitations))

@@ -1,17 +1,33 @@
-"""Invitation links: unguessable tokens (256 bits) of which only a SHA-256 hash is stored."""
+"""Invitations and the links that reach them and leaders' pages.
+
+A link is an unguessable token (256 bits) of which only a SHA-256 hash is stored. An invitation
+(and a leader's personal page) keeps every link that was handed out: a reminder, a reissue or
+"start your self-assessment" adds one and stops none, so a mail sent a minute ago still works.
+A link stops when its invitation is used, when its cohort closes (rater links), or when the
+coach revokes that one link on purpose (docs/operations.md).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import re
 import secrets
+from collections.abc import Callable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from assessment import audit
 from assessment.cohorts import CohortError
-from assessment.models import Invitation, InvitationStatus, Leader, Relationship, utcnow
+from assessment.models import (
+    AccessLink,
+    Invitation,
+    InvitationStatus,
+    Leader,
+    LinkPurpose,
+    Relationship,
+    utcnow,
+)
 
 TOKEN_BYTES = 32
 _TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{43}$")
@@ -31,17 +47,17 @@ def create_invitation(
     rater_name: str | None = None,
     rater_email: str | None = None,
     language: str | None = None,
-) -> tuple[Invitation, str]:
-    """A new invitation and its token; the token is returned once and never stored."""
+) -> Invitation:
+    """A new invitation, with no link yet: :func:`new_link` makes one when it is handed out."""
     if relationship == Relationship.SELF and any(
         i.relationship_ == Relationship.SELF for i in leader.invitations
     ):
-        raise CohortError(f"{leader.name} already has a self-assessment link; reissue it instead")
-    token = secrets.token_urlsafe(TOKEN_BYTES)
+        raise CohortError(
+            f"{leader.name} already has a self-assessment link; use “New link” on it instead"
+        )
     invitation = Invitation(
         leader=leader,
         relationship_=relationship,
-        token_hash=hash_token(token),
         rater_name=(rater_name or "").strip() or None,
         rater_email=(rater_email or "").strip().lower() or None,
         language=language,
@@ -51,48 +67,58 @@ def create_invitation(
     audit.record(
         session, actor, "invitation.create", f"leader:{leader.id}", relationship=relationship.value
     )
-    return invitation, token
+    return invitation
 
 
-def reissue_token(session: Session, invitation: Invitation, *, actor: str) -> str:
-    """Replace a lost link: the old token stops working, any draft stays with the invitation."""
-    if invitation.status == InvitationStatus.SUBMITTED:
-        raise CohortError("this invitation has been used already; its link cannot be reissued")
+def new_link(
+    session: Session, owner: Invitation | Leader, purpose: LinkPurpose, *, actor: str
+) -> str:
+    """Add a link to an invitation or a leader's page and return its token, once.
+
+    Earlier links keep working. A used invitation takes no new link: its answers are in.
+    """
+    if isinstance(owner, Invitation) and owner.status == InvitationStatus.SUBMITTED:
+        raise CohortError("this invitation has been used already; it needs no new link")
     token = secrets.token_urlsafe(TOKEN_BYTES)
-    invitation.token_hash = hash_token(token)
+    link = AccessLink(token_hash=hash_token(token), purpose=purpose)
+    owner.links.append(link)
     session.flush()
-    audit.record(session, actor, "invitation.reissue", f"invitation:{invitation.id}")
+    kind = "invitation" if isinstance(owner, Invitation) else "leader"
+    audit.record(session, actor, f"{kind}.link", f"{kind}:{owner.id}", purpose=purpose.value)
     return token
 
 
-def find_invitation(session: Session, token: str) -> Invitation | None:
-    """The invitation for a token, or None for anything that is not one of ours."""
-    if not _TOKEN_SHAPE.match(token):
-        return None
-    return session.scalar(select(Invitation).where(Invitation.token_hash == hash_token(token)))
-
-
-def find_leader(session: Session, token: str) -> Leader | None:
-    """The leader whose personal link this is, or None."""
-    if not _TOKEN_SHAPE.match(token):
-        return None
-    return session.scalar(select(Leader).where(Leader.token_hash == hash_token(token)))
-
-
-def issue_leader_link(session: Session, leader: Leader, *, actor: str) -> str:
-    """A new personal link for a leader; any earlier one stops working (only the hash is kept)."""
-    token = secrets.token_urlsafe(TOKEN_BYTES)
-    first = leader.token_hash is None
-    leader.token_hash = hash_token(token)
-    leader.link_issued_at = utcnow()
+def revoke_link(session: Session, link: AccessLink, *, actor: str) -> None:
+    """Stop one link on purpose (e.g. it went to the wrong person); the others still work."""
+    if link.revoked_at is not None:
+        raise CohortError("this link was revoked already")
+    link.revoked_at = utcnow()
+    link.revoked_by = actor
     session.flush()
-    audit.record(
-        session,
-        actor,
-        "leader.link.issue" if first else "leader.link.reissue",
-        f"leader:{leader.id}",
-    )
-    return token
+    owner = f"invitation:{link.invitation_id}" if link.invitation_id else f"leader:{link.leader_id}"
+    audit.record(session, actor, "link.revoke", owner, link=link.id)
+
+
+def undelivered(token: str) -> Callable[[Session], None]:
+    """For a mail that never went out: withdraw the link it carried, which nobody received."""
+
+    def withdraw(session: Session) -> None:
+        link = session.scalar(select(AccessLink).where(AccessLink.token_hash == hash_token(token)))
+        if link is not None and link.live:
+            link.revoked_at, link.revoked_by = utcnow(), "undelivered mail"
+
+    return withdraw
+
+
+def find_link(session: Session, token: str) -> AccessLink | None:
+    """The link a token belongs to (revoked or not), or None for anything that is not ours."""
+    if not _TOKEN_SHAPE.match(token):
+        return None
+    return session.scalar(select(AccessLink).where(AccessLink.token_hash == hash_token(token)))
+
+
+def live_links(owner: Invitation | Leader) -> list[AccessLink]:
+    return [link for link in owner.links if link.live]
 
 
 def self_invitation(leader: Leader) -> Invitation | None:
@@ -102,11 +128,10 @@ def self_invitation(leader: Leader) -> Invitation | None:
 def open_self_assessment(session: Session, leader: Leader) -> str:
     """A working link to the leader's own questionnaire, from their personal page.
 
-    The self-assessment is an ordinary invitation whose token only exists as a hash, so the
-    personal page mints a fresh one (the draft stays with the invitation).
+    Tokens only exist as hashes, so the personal page makes a new link each time; the link in
+    the self-assessment mail, and any draft, stay as they were.
     """
     invitation = self_invitation(leader)
     if invitation is None:
-        _, token = create_invitation(session, leader, Relationship.SELF, actor=leader.email)
-        return token
-    return reissue_token(session, invitation, actor=leader.email)
+        invitation = create_invitation(session, leader, Relationship.SELF, actor=leader.email)
+    return new_link(session, invitation, LinkPurpose.SELF_ASSESSMENT, actor=leader.email)

@@ -24,14 +24,23 @@ from babel.support import NullTranslations, Translations
 from sqlalchemy.orm import Session
 
 from assessment.config import PROJECT_ROOT, MailSettings
-from assessment.models import Cohort, Invitation, Leader, MailMessage, Relationship
+from assessment.database import Database
+from assessment.models import (
+    Cohort,
+    Invitation,
+    Leader,
+    MailMessage,
+    MailStatus,
+    Relationship,
+    utcnow,
+)
 
 TRANSLATIONS = PROJECT_ROOT / "assessment" / "translations"
 Gettext = Callable[[str], str]
 
 
 class MailError(RuntimeError):
-    """The SMTP server could not take a message; the message says why, for the coach."""
+    """A message cannot be sent as asked (e.g. no address); the message says why, for the coach."""
 
 
 @dataclass(frozen=True)
@@ -50,12 +59,33 @@ def catalogue(language: str | None) -> NullTranslations:
     return Translations.load(str(TRANSLATIONS), [language.replace("-", "_")])
 
 
+FailureHandler = Callable[[Session], None]
+"""What to undo when a queued message could not be delivered, e.g. withdraw the link it carried."""
+
+
+@dataclass(frozen=True)
+class Queued:
+    record_id: int
+    to: str
+    email: EmailMessage
+    on_failure: FailureHandler | None
+
+
 class Postman:
-    """Delivers :class:`Message` objects by SMTP, or to the outbox when SMTP is not set up."""
+    """Mail for one unit of work: messages are queued in its transaction and sent after it.
+
+    A message is recorded (:class:`MailMessage`) in the same transaction as the change it
+    reports, and only goes out over SMTP once that transaction has committed
+    (:meth:`send_queued`): a mail can never carry a link that a rolled-back transaction took
+    away. A message the server refuses is marked failed and its ``on_failure`` runs, so the
+    link it carried is withdrawn and the next "send" tries again. With no SMTP server the
+    outbox is the delivery: the coach reads the message in the app and passes it on.
+    """
 
     def __init__(self, settings: MailSettings, base_url: str) -> None:
         self.settings = settings
         self.base_url = base_url.rstrip("/")
+        self.queued: list[Queued] = []
 
     def rater_link(self, token: str) -> str:
         return f"{self.base_url}/r/{token}"
@@ -63,46 +93,107 @@ class Postman:
     def leader_link(self, token: str) -> str:
         return f"{self.base_url}/l/{token}"
 
-    def deliver(self, session: Session, message: Message, cohort: Cohort | None) -> MailMessage:
-        """Send (or outbox) one message and log it in the caller's transaction."""
-        if self.settings.configured:
-            self._send(message)
+    def deliver(
+        self,
+        session: Session,
+        message: Message,
+        cohort: Cohort | None,
+        *,
+        on_failure: FailureHandler | None = None,
+    ) -> MailMessage:
+        """Record a message in the caller's transaction; SMTP mail waits for :meth:`send_queued`.
+
+        Raises :class:`MailError` for a message that cannot be written (e.g. a line break in a
+        header), so the caller's savepoint drops it and the other messages still go.
+        """
+        smtp = self.settings.configured
+        try:
+            email = self._email(message)
+        except ValueError as error:
+            raise MailError(f"the message to {message.to} cannot be written: {error}") from None
         record = MailMessage(
             cohort_id=cohort.id if cohort is not None else None,
             kind=message.kind,
             recipient=message.to,
             subject=message.subject,
-            body=None if self.settings.configured else message.body,
-            transport="smtp" if self.settings.configured else "outbox",
+            # Mail that goes out over SMTP keeps only its envelope: its link stays a secret.
+            body=None if smtp else message.body,
+            transport="smtp" if smtp else "outbox",
+            status=MailStatus.QUEUED if smtp else MailStatus.OUTBOX,
         )
         session.add(record)
         session.flush()
+        if smtp:
+            self.queued.append(Queued(record.id, message.to, email, on_failure))
         return record
 
-    def _send(self, message: Message) -> None:
+    def send_queued(self, database: Database) -> list[str]:
+        """Send what the committed transaction queued, over one connection; the failures.
+
+        Each message's outcome is recorded in a short transaction of its own, with the
+        message's ``on_failure`` when the server refused it.
+        """
+        queued, self.queued = self.queued, []
+        if not queued:
+            return []
+        failures: list[str] = []
+        outcomes: list[tuple[Queued, str | None]] = []
+        try:
+            with self._connect() as connection:
+                for item in queued:
+                    try:
+                        connection.send_message(item.email)
+                    except smtplib.SMTPException as error:
+                        outcomes.append((item, self._refused(item.to, error)))
+                    else:
+                        outcomes.append((item, None))
+        except (smtplib.SMTPException, OSError) as error:
+            done = {id(item) for item, _ in outcomes}
+            outcomes += [
+                (item, self._refused(item.to, error)) for item in queued if id(item) not in done
+            ]
+        with database.transaction() as session:
+            for item, failure in outcomes:
+                record = session.get(MailMessage, item.record_id)
+                if record is None:
+                    continue
+                if failure is None:
+                    record.status, record.sent_at = MailStatus.SENT, utcnow()
+                    continue
+                record.status, record.error = MailStatus.FAILED, failure[:500]
+                failures.append(failure)
+                if item.on_failure is not None:
+                    item.on_failure(session)
+        return failures
+
+    def _refused(self, to: str, error: Exception) -> str:
+        s = self.settings
+        return f"the mail server {s.server}:{s.port} did not take the message to {to}: {error}"
+
+    def _connect(self) -> smtplib.SMTP:
+        s = self.settings
+        if s.use_ssl:
+            connection: smtplib.SMTP = smtplib.SMTP_SSL(s.server, s.port, timeout=s.timeout)
+        else:
+            connection = smtplib.SMTP(s.server, s.port, timeout=s.timeout)
+        try:
+            if s.use_tls and not s.use_ssl:
+                connection.starttls()
+            if s.username:
+                connection.login(s.username, s.password)
+        except BaseException:
+            connection.close()
+            raise
+        return connection
+
+    def _email(self, message: Message) -> EmailMessage:
         email = EmailMessage()
         email["From"] = self.settings.sender
         email["To"] = message.to
         email["Subject"] = message.subject
         email["Message-ID"] = make_msgid(domain=self.settings.sender.rpartition("@")[2] or None)
         email.set_content(message.body)
-        s = self.settings
-        try:
-            if s.use_ssl:
-                connection: smtplib.SMTP = smtplib.SMTP_SSL(s.server, s.port, timeout=s.timeout)
-            else:
-                connection = smtplib.SMTP(s.server, s.port, timeout=s.timeout)
-            with connection:
-                if s.use_tls and not s.use_ssl:
-                    connection.starttls()
-                if s.username:
-                    connection.login(s.username, s.password)
-                connection.send_message(email)
-        except (smtplib.SMTPException, OSError) as error:
-            raise MailError(
-                f"the mail server {s.server}:{s.port} did not take the message to "
-                f"{message.to}: {error}"
-            ) from None
+        return email
 
 
 # -- The messages -----------------------------------------------------------------------------
@@ -141,7 +232,7 @@ def invitation_message(
         intro = (
             _("A gentle reminder: we have not received your answers yet.")
             + " "
-            + _("This new link replaces the one we sent before; anything you saved is kept.")
+            + _("The link we sent before works too, and anything you saved is kept.")
             + "\n\n"
             + intro
         )
@@ -172,7 +263,7 @@ def leader_link_message(leader: Leader, link: str) -> Message:
         "you would like feedback from, start your self-assessment, see how many have responded "
         "in each group (never who), and later read your report and write your development plan.\n\n"
         f"{link}\n\n"
-        "This link is personal: please do not forward it. It replaces any earlier link to your page.\n"
+        "This link is personal: please do not forward it. Links we sent you before still work.\n"
     )
     return Message("leader_link", leader.email, subject, body)
 
@@ -186,6 +277,6 @@ def report_ready_message(leader: Leader, link: str) -> Message:
         "What is your leadership for? What do I notice in myself under pressure? "
         "Where do I need courage?\n\n"
         f"{link}\n\n"
-        "This link is personal and replaces any earlier link to your page.\n"
+        "This link is personal: please do not forward it. Links we sent you before still work.\n"
     )
     return Message("report_ready", leader.email, subject, body)

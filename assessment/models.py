@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    CheckConstraint,
     Date,
     DateTime,
     Enum,
@@ -122,18 +123,19 @@ class Leader(Base):
     email: Mapped[str] = mapped_column(String(320))
     department: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    # The leader's personal link (nominations, progress, released report): only its hash is kept.
-    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
-    link_issued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     cohort: Mapped[Cohort] = relationship(back_populates="leaders")
     invitations: Mapped[list[Invitation]] = relationship(
         back_populates="leader", order_by="Invitation.id", cascade="all, delete-orphan"
     )
+    # The leader's personal page (nominations, progress, released report), by every link sent.
+    links: Mapped[list[AccessLink]] = relationship(
+        back_populates="leader", order_by="AccessLink.id", cascade="all, delete-orphan"
+    )
 
 
 class Invitation(Base):
-    """A personal link for one rater (or the leader's self-assessment); only the token's hash is kept."""
+    """One rater's (or the leader's own) questionnaire to fill in, reached by its links."""
 
     __tablename__ = "invitation"
 
@@ -142,7 +144,6 @@ class Invitation(Base):
     relationship_: Mapped[Relationship] = mapped_column(
         "relationship", _enum(Relationship, "relationship_kind")
     )
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     status: Mapped[InvitationStatus] = mapped_column(
         _enum(InvitationStatus, "invitation_status"), default=InvitationStatus.PENDING
     )
@@ -153,11 +154,62 @@ class Invitation(Base):
     language: Mapped[str | None] = mapped_column(String(16))
     # When the invitation mail last went out (None: never mailed, e.g. a link copied by hand).
     invited_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # A hash of the random value carried by the form that submitted it (never when, never
+    # what): the same form sent again, e.g. by a double click, gets the thanks page.
+    submission_key: Mapped[str | None] = mapped_column(String(64))
 
     leader: Mapped[Leader] = relationship(back_populates="invitations")
     draft: Mapped[DraftResponse | None] = relationship(
         back_populates="invitation", cascade="all, delete-orphan", uselist=False
     )
+    links: Mapped[list[AccessLink]] = relationship(
+        back_populates="invitation", order_by="AccessLink.id", cascade="all, delete-orphan"
+    )
+
+
+class LinkPurpose(enum.StrEnum):
+    """How a link reached its person, so the coach can tell links apart and revoke one."""
+
+    SHOWN = "shown"  # shown once to the coach, who hands it out
+    INVITATION = "invitation"  # in an invitation mail
+    REMINDER = "reminder"  # in a reminder mail
+    SELF_ASSESSMENT = "self_assessment"  # opened by the leader from their personal page
+    PERSONAL_PAGE = "personal_page"  # in the mail with the leader's personal page
+    REPORT_READY = "report_ready"  # in the mail saying the leader's report is ready
+
+
+class AccessLink(Base):
+    """One link that was handed out: to an invitation's questionnaire or a leader's page.
+
+    Only a SHA-256 hash of the token is kept (docs/operations.md). An invitation or a leader
+    holds every link ever sent: each works until the invitation is used, its cohort closes,
+    or the coach revokes that link; a reminder adds a link and stops none.
+    """
+
+    __tablename__ = "access_link"
+    __table_args__ = (
+        CheckConstraint("(invitation_id IS NULL) <> (leader_id IS NULL)", name="one_owner"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    invitation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("invitation.id", ondelete="CASCADE"), index=True
+    )
+    leader_id: Mapped[int | None] = mapped_column(
+        ForeignKey("leader.id", ondelete="CASCADE"), index=True
+    )
+    purpose: Mapped[LinkPurpose] = mapped_column(_enum(LinkPurpose, "link_purpose"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_by: Mapped[str | None] = mapped_column(String(320))
+
+    invitation: Mapped[Invitation | None] = relationship(back_populates="links")
+    leader: Mapped[Leader | None] = relationship(back_populates="links")
+
+    @property
+    def live(self) -> bool:
+        return self.revoked_at is None
 
 
 class DraftResponse(Base):
@@ -288,6 +340,13 @@ class Nomination(Base):
     leader: Mapped[Leader] = relationship()
 
 
+class MailStatus(enum.StrEnum):
+    QUEUED = "queued"  # recorded; goes out over SMTP once its transaction has committed
+    SENT = "sent"
+    FAILED = "failed"  # the server refused it; the link it carried was withdrawn
+    OUTBOX = "outbox"  # no SMTP server: the coach reads it in the app and passes it on
+
+
 class MailMessage(Base):
     """Every message the product sends. ``body`` is kept only for the outbox (no SMTP set up).
 
@@ -306,7 +365,12 @@ class MailMessage(Base):
     subject: Mapped[str] = mapped_column(String(300))
     body: Mapped[str | None] = mapped_column(Text)
     transport: Mapped[str] = mapped_column(String(10))  # "smtp" or "outbox"
+    status: Mapped[MailStatus] = mapped_column(
+        _enum(MailStatus, "mail_status"), default=MailStatus.SENT
+    )
+    error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class ReminderSent(Base):

@@ -15,7 +15,7 @@ from assessment import audit
 from assessment.accounts import AccountError, normalise_email
 from assessment.cohorts import CohortError, cohort_instrument, completion
 from assessment.invitations import create_invitation
-from assessment.mail import Postman, invitation_message
+from assessment.mail import Postman
 from assessment.models import (
     Cohort,
     Invitation,
@@ -25,6 +25,7 @@ from assessment.models import (
     Relationship,
     utcnow,
 )
+from assessment.reminders import send_invitation
 
 
 def _checked(
@@ -116,17 +117,14 @@ def approve(
         nomination.relationship_,
     )
     nomination.rater_name, nomination.rater_email, nomination.relationship_ = name, email, kind
-    invitation, token = create_invitation(
+    invitation = create_invitation(
         session, leader, kind, actor=actor, rater_name=name, rater_email=email
     )
     nomination.status = NominationStatus.APPROVED
     nomination.decided_at = utcnow()
     nomination.decided_by = actor
     nomination.invitation_id = invitation.id
-    postman.deliver(
-        session, invitation_message(invitation, postman.rater_link(token)), leader.cohort
-    )
-    invitation.invited_at = utcnow()
+    send_invitation(session, invitation, postman, actor=actor)
     session.flush()
     audit.record(
         session,

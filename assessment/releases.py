@@ -22,12 +22,13 @@ from sqlalchemy.orm import Session, defer
 
 from assessment import audit
 from assessment.cohorts import CohortError, cohort_instrument
-from assessment.invitations import issue_leader_link
+from assessment.invitations import new_link, undelivered
 from assessment.mail import Postman, report_ready_message
 from assessment.models import (
     Cohort,
     DevelopmentPlan,
     Leader,
+    LinkPurpose,
     ReportRelease,
     utcnow,
 )
@@ -128,9 +129,12 @@ def release_report(
     )
     session.add(release)
     session.flush()
-    token = issue_leader_link(session, leader, actor=actor)
+    token = new_link(session, leader, LinkPurpose.REPORT_READY, actor=actor)
     postman.deliver(
-        session, report_ready_message(leader, postman.leader_link(token)), leader.cohort
+        session,
+        report_ready_message(leader, postman.leader_link(token)),
+        leader.cohort,
+        on_failure=undelivered(token),
     )
     audit.record(
         session,

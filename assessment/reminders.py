@@ -8,9 +8,8 @@ skip. If the mail server refuses, the savepoint is rolled back with the mail, so
 tries again.
 
 Tokens are stored only as hashes, so a mail about an existing invitation cannot repeat the old
-link: it carries a freshly issued one (:func:`assessment.invitations.reissue_token`). The draft
-stays with the invitation, so a rater who had started finds their answers through the new link;
-the old link stops working, and the "link not valid" page tells them to use the newest email.
+link: it carries a new one (:func:`assessment.invitations.new_link`), and every earlier link
+keeps working. The draft stays with the invitation, so any of the rater's links finds it.
 """
 
 from __future__ import annotations
@@ -20,20 +19,22 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from assessment import audit
 from assessment.cohorts import CohortError
-from assessment.invitations import issue_leader_link, reissue_token
+from assessment.invitations import new_link, undelivered
 from assessment.mail import MailError, Postman, invitation_message, leader_link_message
 from assessment.models import (
+    AccessLink,
     Cohort,
     CohortStatus,
     Invitation,
     InvitationStatus,
     Leader,
+    LinkPurpose,
     Relationship,
     ReminderSent,
     utcnow,
@@ -87,13 +88,21 @@ class Outcome:
 def send_invitation(
     session: Session, invitation: Invitation, postman: Postman, *, actor: str
 ) -> None:
-    """(Re)send an invitation by mail, with a fresh link; the draft, if any, is kept."""
+    """(Re)send an invitation by mail, with a new link; earlier links and any draft are kept."""
     to = address(invitation)
     if to is None:
         raise MailError("this invitation has no email address")
-    token = reissue_token(session, invitation, actor=actor)
+    token = new_link(session, invitation, LinkPurpose.INVITATION, actor=actor)
     message = invitation_message(invitation, postman.rater_link(token))
-    postman.deliver(session, message, invitation.leader.cohort)
+    invitation_id, withdraw = invitation.id, undelivered(token)
+
+    def not_sent(session: Session) -> None:
+        withdraw(session)
+        session.execute(
+            update(Invitation).where(Invitation.id == invitation_id).values(invited_at=None)
+        )
+
+    postman.deliver(session, message, invitation.leader.cohort, on_failure=not_sent)
     invitation.invited_at = utcnow()
     session.flush()
 
@@ -102,8 +111,10 @@ T = TypeVar("T")
 
 
 def _send_each(session: Session, recipients: Iterable[T], send: Callable[[T], object]) -> Outcome:
-    """Send to each recipient in its own savepoint: a refused mail undoes only its own changes
-    (a reissued token, an issued link), and the others still go out."""
+    """Send to each recipient in its own savepoint: a message that cannot be written undoes only
+    its own changes (the link it would have carried), and the others still go out. What the
+    mail server refuses later is undone by each message's own failure handler
+    (:class:`assessment.mail.Postman`)."""
     outcome = Outcome()
     for recipient in recipients:
         try:
@@ -125,12 +136,13 @@ def send_invitations(
 
 
 def send_leader_link(session: Session, leader: Leader, postman: Postman, *, actor: str) -> str:
-    """Issue a leader's personal link and mail it to them; returns the link.
-
-    Any earlier link stops working (only the newest token's hash is kept).
-    """
-    link = postman.leader_link(issue_leader_link(session, leader, actor=actor))
-    postman.deliver(session, leader_link_message(leader, link), leader.cohort)
+    """Mail a leader a new link to their personal page; returns the link. Earlier links keep
+    working."""
+    token = new_link(session, leader, LinkPurpose.PERSONAL_PAGE, actor=actor)
+    link = postman.leader_link(token)
+    postman.deliver(
+        session, leader_link_message(leader, link), leader.cohort, on_failure=undelivered(token)
+    )
     return link
 
 
@@ -139,7 +151,12 @@ def leaders_without_link(session: Session, cohort: Cohort) -> list[Leader]:
     return list(
         session.scalars(
             select(Leader)
-            .where(Leader.cohort_id == cohort.id, Leader.token_hash.is_(None))
+            .where(
+                Leader.cohort_id == cohort.id,
+                ~select(AccessLink.id)
+                .where(AccessLink.leader_id == Leader.id, AccessLink.revoked_at.is_(None))
+                .exists(),
+            )
             .order_by(Leader.name, Leader.id)
         )
     )
@@ -156,19 +173,28 @@ def send_leader_links(
 def remind(
     session: Session, invitation: Invitation, key: str, postman: Postman, *, actor: str
 ) -> bool:
-    """Send one reminder unless this (invitation, key) was sent before; True if it went out.
+    """Queue one reminder unless this (invitation, key) was sent before; True if it was queued.
 
-    Raises :class:`MailError` (with the savepoint rolled back) when the server refuses.
+    If the mail server refuses it later, its record is deleted with the link it carried, so
+    the next run tries again. Raises :class:`MailError` (with the savepoint rolled back) for a
+    message that cannot be written.
     """
     if invitation.status == InvitationStatus.SUBMITTED or address(invitation) is None:
         return False
     try:
         with session.begin_nested():
-            session.add(ReminderSent(invitation_id=invitation.id, reminder_key=key))
+            sent = ReminderSent(invitation_id=invitation.id, reminder_key=key)
+            session.add(sent)
             session.flush()
-            token = reissue_token(session, invitation, actor=actor)
+            token = new_link(session, invitation, LinkPurpose.REMINDER, actor=actor)
             message = invitation_message(invitation, postman.rater_link(token), reminder=True)
-            postman.deliver(session, message, invitation.leader.cohort)
+            sent_id, withdraw = sent.id, undelivered(token)
+
+            def not_sent(session: Session) -> None:
+                withdraw(session)
+                session.execute(delete(ReminderSent).where(ReminderSent.id == sent_id))
+
+            postman.deliver(session, message, invitation.leader.cohort, on_failure=not_sent)
     except IntegrityError:
         return False
     return True

@@ -7,6 +7,8 @@ is deleted in the same transaction that writes a :class:`Response` with no such 
 from __future__ import annotations
 
 import enum
+import hashlib
+import hmac
 from array import array
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -14,12 +16,15 @@ from itertools import islice
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Select, String, case, cast, func, insert, select
+from sqlalchemy import Select, String, case, cast, delete, func, insert, select, update
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from assessment.instruments import RATER_GROUPS, Instrument
 from assessment.models import (
     Answer,
+    Cohort,
+    CohortStatus,
     Comment,
     DraftResponse,
     Invitation,
@@ -109,6 +114,15 @@ def availability(invitation: Invitation) -> Unavailable | None:
     return None
 
 
+class LinkUnavailable(Exception):
+    """The invitation stopped taking answers while this request was on its way: another
+    request submitted it first, or the coach closed the cohort."""
+
+    def __init__(self, reason: Unavailable) -> None:
+        super().__init__(reason.value)
+        self.reason = reason
+
+
 def draft_answers(invitation: Invitation) -> Answers:
     draft = invitation.draft
     if draft is None:
@@ -116,13 +130,54 @@ def draft_answers(invitation: Invitation) -> Answers:
     return Answers(dict(draft.answers), dict(draft.comments), dict(draft.predictions or {}))
 
 
+def _claim(
+    session: Session, invitation: Invitation, status: InvitationStatus, **values: Any
+) -> None:
+    """Move the invitation to ``status`` if it still takes answers, or raise
+    :class:`LinkUnavailable`.
+
+    The database decides, not what this request read earlier: one conditional UPDATE whose row
+    count says whether the invitation was still unsubmitted in an open cohort. On PostgreSQL a
+    concurrent claim waits for this row's lock and then finds the new status; on SQLite writers
+    take turns (:mod:`assessment.database`). So of any number of simultaneous submits exactly
+    one wins, and a save that arrives after a submit can never reopen the link.
+    """
+    still_open = select(Leader.id).join(Cohort).where(Cohort.status == CohortStatus.OPEN)
+    claimed = session.execute(
+        update(Invitation)
+        .where(
+            Invitation.id == invitation.id,
+            Invitation.status != InvitationStatus.SUBMITTED,
+            Invitation.leader_id.in_(still_open),
+        )
+        .values(status=status, **values)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed != 1:
+        # What this request read is out of date: read what the database holds now.
+        session.refresh(invitation)
+        session.refresh(invitation.leader.cohort)
+        raise LinkUnavailable(availability(invitation) or Unavailable.SUBMITTED)
+    for name, value in {"status": status, **values}.items():
+        set_committed_value(invitation, name, value)
+
+
 def save_draft(session: Session, invitation: Invitation, answers: Answers) -> None:
-    if invitation.draft is None:
-        invitation.draft = DraftResponse()
-    invitation.draft.answers = dict(answers.ratings)
-    invitation.draft.comments = dict(answers.comments)
-    invitation.draft.predictions = dict(answers.predictions)
-    invitation.status = InvitationStatus.DRAFT
+    """Keep the answers so far with the invitation, unless it was submitted meanwhile."""
+    _claim(session, invitation, InvitationStatus.DRAFT)
+    # Read after the claim, which holds the invitation's row: a concurrent save of the same
+    # invitation has committed its draft by now, so this updates it instead of adding another.
+    draft = session.scalars(
+        select(DraftResponse)
+        .where(DraftResponse.invitation_id == invitation.id)
+        .execution_options(populate_existing=True)
+    ).first()
+    if draft is None:
+        draft = DraftResponse(invitation_id=invitation.id)
+        session.add(draft)
+    draft.answers = dict(answers.ratings)
+    draft.comments = dict(answers.comments)
+    draft.predictions = dict(answers.predictions)
     session.flush()
 
 
@@ -130,14 +185,44 @@ class SubmissionError(ValueError):
     """The answers cannot be submitted as they are."""
 
 
+def submission_key(submission: str | None) -> str | None:
+    """What an invitation keeps of the form that submitted it: a hash of the random value the
+    form carried, so the same form sent twice (a double click) is recognised, and nothing else."""
+    return hashlib.sha256(submission.encode()).hexdigest() if submission else None
+
+
+def submitted_by(invitation: Invitation, submission: str | None) -> bool:
+    """Whether this invitation was submitted by the form that carried ``submission``."""
+    key = submission_key(submission)
+    return (
+        key is not None
+        and invitation.status == InvitationStatus.SUBMITTED
+        and hmac.compare_digest(invitation.submission_key or "", key)
+    )
+
+
 def submit(
-    session: Session, instrument: Instrument, invitation: Invitation, answers: Answers
+    session: Session,
+    instrument: Instrument,
+    invitation: Invitation,
+    answers: Answers,
+    *,
+    submission: str | None = None,
 ) -> None:
-    """Store the answers as an unlinked response and mark the invitation used, all at once."""
-    if availability(invitation) is not None:
-        raise SubmissionError("this invitation can no longer take answers")
+    """Store the answers as an unlinked response and mark the invitation used, all at once.
+
+    Raises :class:`LinkUnavailable` when another request used the invitation first (then
+    nothing is written) and :class:`SubmissionError` when answers are missing.
+    """
     if missing := missing_items(instrument, answers):
         raise SubmissionError(f"{len(missing)} items still need an answer or 'not able to rate'")
+    _claim(
+        session,
+        invitation,
+        InvitationStatus.SUBMITTED,
+        submission_key=submission_key(submission),
+    )
+    session.execute(delete(DraftResponse).where(DraftResponse.invitation_id == invitation.id))
     store_responses(
         session,
         [
@@ -150,9 +235,6 @@ def submit(
             )
         ],
     )
-    invitation.status = InvitationStatus.SUBMITTED
-    invitation.draft = None
-    session.flush()
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from flask import (
     Response,
     abort,
     current_app,
+    flash,
     g,
     redirect,
     render_template,
@@ -19,6 +20,7 @@ from flask import (
     url_for,
 )
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
@@ -51,8 +53,14 @@ def settings() -> Settings:
 
 
 def postman() -> Postman:
-    """Mail for this app: SMTP when MAIL_SERVER is set, otherwise the in-app outbox."""
-    return Postman(settings().mail, settings().base_url)
+    """This request's mail: SMTP when MAIL_SERVER is set, otherwise the in-app outbox.
+
+    What a view queues goes out once the request's transaction has committed (see
+    :class:`assessment.mail.Postman`); the coach is told here of anything refused.
+    """
+    if "postman" not in g:
+        g.postman = Postman(settings().mail, settings().base_url)
+    return g.postman
 
 
 def page_locale() -> str:
@@ -60,10 +68,17 @@ def page_locale() -> str:
     return g.get("page_language") or "en"
 
 
+READING_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def db_session() -> Session:
-    """The one session of this request; committed once after the view, rolled back on error."""
+    """The one session of this request; committed once after the view, rolled back on error.
+
+    A request that may change state (any method but GET, HEAD, OPTIONS) gets a writing session,
+    which on SQLite takes the write lock first (:mod:`assessment.database`).
+    """
     if "db_session" not in g:
-        g.db_session = database().session()
+        g.db_session = database().session(writes=request.method not in READING_METHODS)
     return g.db_session
 
 
@@ -74,6 +89,8 @@ def install(app: Flask) -> None:
         # not flush changes; an exception anywhere skips this and the teardown rolls back.
         if "db_session" in g:
             g.db_session.commit()
+        if "postman" in g:
+            _send_mail(g.postman)
         response.headers.update(SECURITY_HEADERS)
         if request.endpoint and request.endpoint.startswith(("rate.", "leader.")):
             response.headers["Cache-Control"] = "no-store"
@@ -116,6 +133,22 @@ def install(app: Flask) -> None:
     @app.context_processor
     def signed_in_coach() -> dict[str, Any]:
         return {"current_coach": current_coach()}
+
+
+def _send_mail(postman: Postman) -> None:
+    """Send what the committed request queued and tell the coach of anything refused."""
+    try:
+        failures = postman.send_queued(database())
+    except SQLAlchemyError:
+        # Sent, but the outcome could not be recorded; the change itself is safely committed.
+        current_app.logger.exception("could not record the outcome of queued mail")
+        return
+    for failure in failures[:3]:
+        flash(
+            f"Not delivered: {failure}. The link it carried was withdrawn; send it again "
+            "when the mail server works.",
+            "error",
+        )
 
 
 def rollback() -> None:

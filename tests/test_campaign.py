@@ -11,13 +11,14 @@ from sqlalchemy import func, select
 
 from assessment.cohorts import add_leader, close_cohort, create_cohort, reopen_cohort
 from assessment.config import MailSettings
-from assessment.invitations import create_invitation, issue_leader_link
+from assessment.invitations import create_invitation, new_link
 from assessment.mail import Postman
 from assessment.models import (
     AuditEvent,
     Comment,
     DevelopmentPlan,
     Invitation,
+    LinkPurpose,
     MailMessage,
     Nomination,
     NominationStatus,
@@ -30,7 +31,7 @@ from tests.conftest import csrf_token
 
 
 def answer(session, instrument, leader, relationship, value=4, comment=None):
-    invitation, _ = create_invitation(session, leader, relationship, actor="t")
+    invitation = create_invitation(session, leader, relationship, actor="t")
     comments = {instrument.open_questions[0].id: comment} if comment else {}
     submit(
         session,
@@ -45,7 +46,7 @@ def leader_link(database, coach, instrument):
     with database.transaction() as s:
         cohort = create_cohort(s, s.merge(coach), "Nomination cohort", instrument)
         leader = add_leader(s, cohort, "Nia Owusu", "nia@example.org", "Surgery")
-        token = issue_leader_link(s, leader, actor="coach@example.org")
+        token = new_link(s, leader, LinkPurpose.PERSONAL_PAGE, actor="coach@example.org")
         return cohort, leader, f"/l/{token}"
 
 

@@ -40,7 +40,7 @@ def exported(database, coach, instrument, signed_in):
             (quiet, Relationship.PEER, "Dos Peer", 3),
         ]
         for leader, relationship, name, value in plan:
-            invitation, _ = create_invitation(
+            invitation = create_invitation(
                 s,
                 leader,
                 relationship,

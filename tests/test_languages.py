@@ -12,9 +12,9 @@ from sqlalchemy import select
 from assessment.cohorts import add_leader, cohort_languages, create_cohort
 from assessment.config import PROJECT_ROOT
 from assessment.instruments import load_instrument, translation_problems
-from assessment.invitations import create_invitation
+from assessment.invitations import create_invitation, new_link
 from assessment.mail import invitation_message
-from assessment.models import Cohort, DraftResponse, Invitation, Relationship
+from assessment.models import Cohort, DraftResponse, Invitation, LinkPurpose, Relationship
 from assessment.responses import leader_responses
 from tests.conftest import csrf_token
 
@@ -54,8 +54,10 @@ def bilingual(database, coach, instrument, spanish):
     with database.transaction() as s:
         cohort = create_cohort(s, s.merge(coach), "Bilingüe", instrument, translations=[spanish])
         leader = add_leader(s, cohort, "Lucía Romero", "lucia@example.org")
-        _, es_token = create_invitation(s, leader, Relationship.PEER, actor="t", language="es")
-        _, en_token = create_invitation(s, leader, Relationship.PEER, actor="t")
+        spanish_rater = create_invitation(s, leader, Relationship.PEER, actor="t", language="es")
+        es_token = new_link(s, spanish_rater, LinkPurpose.SHOWN, actor="t")
+        english_rater = create_invitation(s, leader, Relationship.PEER, actor="t")
+        en_token = new_link(s, english_rater, LinkPurpose.SHOWN, actor="t")
         return cohort, f"/r/{es_token}", f"/r/{en_token}"
 
 
@@ -148,4 +150,4 @@ def test_spanish_invitation_mail(database, bilingual):
         invitation = s.scalar(select(Invitation).where(Invitation.language == "es"))
         message = invitation_message(invitation, "http://x/r/abc", reminder=True)
     assert message.subject == "Recordatorio: Lucía Romero te pide tu opinión"
-    assert "Este enlace nuevo sustituye" in message.body
+    assert "El enlace que te enviamos antes también funciona" in message.body

@@ -14,13 +14,15 @@ from sqlalchemy import func, select
 from assessment.cli import cli
 from assessment.cohorts import add_leader, create_cohort, set_schedule
 from assessment.config import MailSettings
-from assessment.invitations import create_invitation, find_invitation
-from assessment.mail import MailError, Postman
+from assessment.invitations import create_invitation, find_link, new_link
+from assessment.mail import Postman
 from assessment.models import (
+    AccessLink,
     Invitation,
     InvitationStatus,
-    Leader,
+    LinkPurpose,
     MailMessage,
+    MailStatus,
     Relationship,
     ReminderSent,
 )
@@ -66,10 +68,10 @@ def campaign(database, coach, instrument):
         cohort = create_cohort(s, s.merge(coach), "Mail cohort", instrument)
         leader = add_leader(s, cohort, "Rosa Diaz", "rosa@example.org")
         create_invitation(s, leader, Relationship.SELF, actor="t")
-        first, _ = create_invitation(
+        first = create_invitation(
             s, leader, Relationship.PEER, actor="t", rater_name="Pat", rater_email="pat@example.org"
         )
-        second, _ = create_invitation(
+        second = create_invitation(
             s, leader, Relationship.PEER, actor="t", rater_name="Lee", rater_email="lee@example.org"
         )
         create_invitation(s, leader, Relationship.PEER, actor="t")  # no address
@@ -90,7 +92,9 @@ def test_reminders_go_by_smtp_with_a_new_working_link_and_the_draft_kept(
         outcome = remind_outstanding(
             s, s.merge(campaign), postman, actor="coach@example.org", today=date(2027, 3, 1)
         )
+        assert smtp.messages == []  # nothing leaves before the transaction has committed
     assert (outcome.sent, outcome.no_address) == (2, 1)  # self and Pat; Lee answered already
+    assert postman.send_queued(database) == []
     recipients = sorted(m["To"] for m in smtp.messages)
     assert recipients == ["pat@example.org", "rosa@example.org"]
     pat = next(m for m in smtp.messages if m["To"] == "pat@example.org")
@@ -99,14 +103,16 @@ def test_reminders_go_by_smtp_with_a_new_working_link_and_the_draft_kept(
     body = pat.get_content()
     link = next(line for line in body.splitlines() if line.startswith("http://cl360.test/r/"))
     with database.session() as s:
-        invitation = find_invitation(s, link.rsplit("/", 1)[1])
+        invitation = find_link(s, link.rsplit("/", 1)[1]).invitation
         assert invitation.rater_email == "pat@example.org"
         assert invitation.draft is not None  # the draft stays with the invitation
     # Mail sent over SMTP keeps no body: the link would otherwise be stored in clear.
     assert session.scalars(select(MailMessage.body)).all() == [None, None]
     assert set(session.scalars(select(MailMessage.transport))) == {"smtp"}
+    assert set(session.scalars(select(MailMessage.status))) == {MailStatus.SENT}
     with database.transaction() as s:
         again = remind_outstanding(s, s.merge(campaign), postman, actor="c", today=date(2027, 3, 1))
+    assert postman.send_queued(database) == []
     assert (again.sent, again.already) == (0, 2) and len(smtp.messages) == 2
 
 
@@ -124,30 +130,41 @@ def test_without_smtp_messages_go_to_the_outbox_the_coach_can_read(signed_in, ca
     assert count(session, MailMessage, MailMessage.transport == "outbox") == 2
 
 
-def test_smtp_refusal_rolls_back_the_reminder_so_the_next_run_retries(
+def test_a_refused_reminder_withdraws_its_link_and_the_next_run_retries(
     database, campaign, smtp, session
 ):
     smtp.refuse = True
     postman = Postman(smtp.settings, "http://cl360.test")
     with database.transaction() as s:
         invitation = s.scalar(select(Invitation).where(Invitation.rater_name == "Pat"))
-        old_hash = invitation.token_hash
-        with pytest.raises(MailError, match="did not take the message"):
-            remind(s, invitation, "k", postman, actor="t")
-        assert invitation.token_hash == old_hash  # the old link still works
+        earlier = new_link(s, invitation, LinkPurpose.INVITATION, actor="t")
+        assert remind(s, invitation, "k", postman, actor="t") is True
+    (refusal,) = postman.send_queued(database)
+    assert "did not take the message to pat@example.org" in refusal
     assert count(session, ReminderSent) == 0
+    assert count(session, MailMessage, MailMessage.status == MailStatus.FAILED) == 1
+    links = session.scalars(select(AccessLink).order_by(AccessLink.id)).all()
+    assert [(link.purpose, link.live) for link in links] == [
+        (LinkPurpose.INVITATION, True),  # the link sent before still works
+        (LinkPurpose.REMINDER, False),  # the one nobody received is withdrawn
+    ]
+    with database.session() as s:
+        assert find_link(s, earlier).invitation.rater_name == "Pat"
     smtp.refuse = False
     with database.transaction() as s:
         invitation = s.scalar(select(Invitation).where(Invitation.rater_name == "Pat"))
         assert remind(s, invitation, "k", postman, actor="t") is True
+    assert postman.send_queued(database) == []
+    assert len(smtp.messages) == 1
 
 
 def test_unreachable_server_is_a_clear_error(database, campaign):
     postman = Postman(MailSettings(server="127.0.0.1", port=free_port(), timeout=2), "http://x")
     with database.transaction() as s:
         invitation = s.scalar(select(Invitation).where(Invitation.rater_name == "Pat"))
-        with pytest.raises(MailError, match=r"127\.0\.0\.1"):
-            remind(s, invitation, "k", postman, actor="t")
+        assert remind(s, invitation, "k", postman, actor="t") is True
+    (failure,) = postman.send_queued(database)
+    assert "127.0.0.1" in failure and "pat@example.org" in failure
 
 
 def test_schedule_key_follows_the_deadline_and_days(campaign):
@@ -238,7 +255,10 @@ def test_leader_links_by_cli_go_once_and_a_refusal_keeps_nothing(
     refused = runner.invoke(cli, ["leaders", "links", "--cohort", campaign.slug])
     assert refused.exit_code == 1 and "2 failed" in refused.output
     session.expire_all()
-    assert count(session, Leader, Leader.token_hash.is_not(None)) == 0  # no link without its mail
+    live = count(
+        session, AccessLink, AccessLink.leader_id.is_not(None), AccessLink.revoked_at.is_(None)
+    )
+    assert live == 0  # no working link without its mail
     smtp.refuse = False
     result = runner.invoke(cli, ["leaders", "links", "--cohort", campaign.slug])
     assert result.exit_code == 0 and "leaders' personal links: 2 sent" in result.output

@@ -103,3 +103,35 @@ def test_predictions_migration_keeps_drafts_and_matches_the_models(scratch_url):
     assert "prediction" not in inspector.get_table_names()
     assert "predictions" not in {c["name"] for c in inspector.get_columns("draft_response")}
     database.dispose()
+
+
+def test_links_migration_keeps_every_issued_link_working(scratch_url):
+    from sqlalchemy.orm import Session
+
+    from assessment.invitations import find_link, hash_token
+
+    rater, leader = "r" * 43, "l" * 43
+    migrate.upgrade(scratch_url, "0004")
+    database = Database(scratch_url)
+    insert_rows(
+        database,
+        *COACH_AND_COHORT,
+        "INSERT INTO leader (id, cohort_id, name, email, created_at, token_hash, link_issued_at)"
+        f" VALUES (1, 1, 'L', 'l@example.org', CURRENT_TIMESTAMP, '{hash_token(leader)}',"
+        " CURRENT_TIMESTAMP)",
+        "INSERT INTO invitation (id, leader_id, relationship, token_hash, status, created_at)"
+        f" VALUES (1, 1, 'peer', '{hash_token(rater)}', 'draft', CURRENT_TIMESTAMP)",
+        "INSERT INTO draft_response (id, invitation_id, answers, comments, predictions,"
+        " updated_at) VALUES (1, 1, '{\"a1\": 4}', '{}', '{}', CURRENT_TIMESTAMP)",
+    )
+    migrate.upgrade(scratch_url, "head")
+    with Session(database.engine) as session:
+        assert find_link(session, rater).invitation.draft.answers == {"a1": 4}
+        assert find_link(session, leader).leader.email == "l@example.org"
+    migrate.downgrade(scratch_url, "0004")
+    with database.engine.connect() as connection:
+        hashes = connection.execute(
+            text("SELECT i.token_hash, l.token_hash FROM invitation i JOIN leader l ON 1 = 1")
+        ).one()
+    assert hashes == (hash_token(rater), hash_token(leader))
+    database.dispose()

@@ -22,15 +22,28 @@ def run_migrations() -> None:
 
 
 def _run(connection) -> None:
+    sqlite = connection.dialect.name == "sqlite"
     context.configure(
         connection=connection,
         target_metadata=Base.metadata,
         # SQLite cannot ALTER most things; batch mode recreates tables so one migration serves both.
-        render_as_batch=connection.dialect.name == "sqlite",
+        render_as_batch=sqlite,
         compare_type=True,
     )
-    with context.begin_transaction():
-        context.run_migrations()
+    if sqlite:
+        # Recreating a table drops the old one, and with foreign keys enforced that would
+        # cascade into every row pointing at it (drafts, answers). Alembic's advice: switch
+        # enforcement off around batch migrations (it cannot change inside a transaction),
+        # then check that every reference still holds.
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+    try:
+        with context.begin_transaction():
+            context.run_migrations()
+    finally:
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+    if sqlite and (broken := connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()):
+        raise RuntimeError(f"migrations left rows pointing nowhere: {broken[:5]}")
 
 
 run_migrations()

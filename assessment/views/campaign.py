@@ -30,7 +30,7 @@ from assessment.models import Cohort, MailMessage, Nomination
 from assessment.responses import leader_responses
 from assessment.results import cohort_results
 from assessment.scoring import Rules, score_leader
-from assessment.views.coach import _my_cohort, _my_leader, flash_links, render_cohort
+from assessment.views.coach import NewLink, _my_cohort, _my_leader, render_cohort, render_leader
 from assessment.web import (
     current_coach,
     db_session,
@@ -258,17 +258,19 @@ def _first_error(form: DecisionForm) -> str:
 
 @blueprint.route("/cohorts/<slug>/leaders/<int:leader_id>/link", methods=["POST"])
 @login_required
-def leader_link(slug: str, leader_id: int) -> Response:
+def leader_link(slug: str, leader_id: int) -> Response | tuple[str, int]:
     leader = _my_leader(slug, leader_id)
     if EmptyForm().validate_on_submit():
         try:
             link = reminders.send_leader_link(db_session(), leader, postman(), actor=_actor())
         except MailError as error:
             rollback()
-            flash(f"The link was not changed: {error}", "error")
+            flash(f"No link was sent: {error}", "error")
         else:
-            flash_links([(f"{leader.name} (personal page)", link)])
             flash(f"The personal page link was emailed to {leader.email}.", "success")
+            return render_leader(
+                leader, new_links=[NewLink(f"{leader.name} (personal page)", link)]
+            )
     return redirect(url_for("coach.leader", slug=slug, leader_id=leader.id))
 
 

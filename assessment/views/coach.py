@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 from babel import Locale, UnknownLocaleError
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
@@ -21,6 +24,7 @@ from assessment.cohorts import (
     filter_progress,
 )
 from assessment.forms import (
+    RELATIONSHIP_LABELS,
     CohortForm,
     EmptyForm,
     ImportForm,
@@ -30,11 +34,18 @@ from assessment.forms import (
 )
 from assessment.imports import RowProblem
 from assessment.instruments import Instrument, discover_instruments, language_variants
-from assessment.models import Cohort, Invitation, Leader, Relationship
+from assessment.models import AccessLink, Cohort, Invitation, Leader, LinkPurpose, Relationship
 from assessment.nominations import pending
 from assessment.releases import coach_report_pdf, released_leaders
-from assessment.reminders import outstanding, unsent
-from assessment.web import current_coach, db_session, login_required, require, settings
+from assessment.reminders import leaders_without_link, outstanding, unsent
+from assessment.web import (
+    current_coach,
+    db_session,
+    login_required,
+    postman,
+    require,
+    settings,
+)
 
 blueprint = Blueprint("coach", __name__)
 
@@ -172,7 +183,7 @@ def render_cohort(
         outstanding=waiting,
         anyone_responded=any(p.self_done or p.others_submitted for p in progress),
         unsent=unsent(waiting),
-        without_link=[p.leader for p in progress if p.leader.token_hash is None],
+        without_link=leaders_without_link(session, cohort),
         nominations=pending(session, cohort),
         releases=released_leaders(session, cohort),
         mail_configured=settings().mail.configured,
@@ -205,30 +216,74 @@ def close(slug: str) -> Response:
     return redirect(url_for("coach.cohort", slug=slug))
 
 
+@dataclass(frozen=True)
+class NewLink:
+    """A link made in this request, shown to the coach this once (only its hash is kept)."""
+
+    who: str
+    url: str
+
+
 @blueprint.route("/cohorts/<slug>/leaders/<int:leader_id>", methods=["GET", "POST"])
 @login_required
-def leader(slug: str, leader_id: int) -> str | Response:
+def leader(slug: str, leader_id: int) -> tuple[str, int]:
     leader = _my_leader(slug, leader_id)
-    form = InvitationForm()
-    form.language.choices = [
-        SelectChoice(tag, _language_name(tag)) for tag in cohort_languages(leader.cohort)
-    ]
+    form = _invitation_form(leader)
     if form.validate_on_submit():
         links = _create_links(leader, form)
         if links:
-            flash_links(links)
-            return redirect(url_for("coach.leader", slug=slug, leader_id=leader.id))
+            # Shown in the answer to this POST, not through a redirect: a token must not wait
+            # in the session cookie for the next page.
+            return render_leader(leader, new_links=links, form=_invitation_form(leader, form))
+    return render_leader(leader, form=form, status=400 if form.errors else 200)
+
+
+def _invitation_form(leader: Leader, made: InvitationForm | None = None) -> InvitationForm:
+    """The form for new links; after links were made, a fresh one keeping the relationship."""
+    form = (
+        InvitationForm()
+        if made is None
+        else InvitationForm(formdata=None, relationship=made.relationship.data)
+    )
+    form.language.choices = [
+        SelectChoice(tag, _language_name(tag)) for tag in cohort_languages(leader.cohort)
+    ]
+    return form
+
+
+def render_leader(
+    leader: Leader,
+    *,
+    new_links: Sequence[NewLink] = (),
+    form: InvitationForm | None = None,
+    status: int = 200,
+) -> tuple[str, int]:
+    """The coach's page of one leader: invitations and their links, the personal page."""
     return render_template(
         "coach/leader.html",
         leader=leader,
         cohort=leader.cohort,
-        form=form,
+        form=form or _invitation_form(leader),
+        new_links=new_links,
+        live_links=invitations.live_links,
         action_form=EmptyForm(),
         mail_configured=settings().mail.configured,
-    ), (400 if form.errors else 200)
+        purposes=LINK_PURPOSES,
+    ), status
 
 
-def _create_links(leader: Leader, form: InvitationForm) -> list[tuple[str, str]]:
+LINK_PURPOSES = {
+    LinkPurpose.SHOWN: "shown to a coach",
+    LinkPurpose.INVITATION: "invitation mail",
+    LinkPurpose.REMINDER: "reminder mail",
+    LinkPurpose.SELF_ASSESSMENT: "opened from the personal page",
+    LinkPurpose.PERSONAL_PAGE: "personal page mail",
+    LinkPurpose.REPORT_READY: "report-ready mail",
+}
+"""How each kind of link reached its person, as the coach reads it."""
+
+
+def _create_links(leader: Leader, form: InvitationForm) -> list[NewLink]:
     relationship = Relationship(form.relationship.data)
     if not leader.cohort.is_open:
         form.relationship.errors.append("This cohort is closed; no new links can be created.")
@@ -240,50 +295,77 @@ def _create_links(leader: Leader, form: InvitationForm) -> list[tuple[str, str]]
         form.count.errors.append("A named rater gets one link; leave the name empty for several.")
         return []
     links = []
+    actor = current_coach().email
     try:
         for _ in range(count):
-            _, token = invitations.create_invitation(
+            invitation = invitations.create_invitation(
                 db_session(),
                 leader,
                 relationship,
-                actor=current_coach().email,
+                actor=actor,
                 rater_name=form.rater_name.data,
                 rater_email=form.rater_email.data,
                 language=form.language.data
                 if form.language.data in cohort_languages(leader.cohort)
                 else None,
             )
-            links.append((form.rater_name.data or relationship.value, _link(token)))
+            token = invitations.new_link(db_session(), invitation, LinkPurpose.SHOWN, actor=actor)
+            links.append(NewLink(_who(invitation), postman().rater_link(token)))
     except CohortError as error:
         form.relationship.errors.append(str(error))
         return []
     return links
 
 
-def _link(token: str) -> str:
-    return settings().base_url + url_for("rate.respond", token=token)
+def _who(invitation: Invitation) -> str:
+    return invitation.rater_name or RELATIONSHIP_LABELS[invitation.relationship_]
 
 
-def flash_links(links: list[tuple[str, str]]) -> None:
-    # Tokens are never stored, so the new links are shown once, to the coach who made them.
-    for who, link in links:
-        flash(f"{who}|{link}", "link")
+def _my_invitation(invitation_id: int) -> Invitation:
+    invitation = db_session().get(Invitation, invitation_id)
+    require(invitation is not None and invitation.leader.cohort.coach_id == current_coach().id)
+    return invitation
 
 
 @blueprint.route("/invitations/<int:invitation_id>/reissue", methods=["POST"])
 @login_required
-def reissue(invitation_id: int) -> Response:
-    invitation = db_session().get(Invitation, invitation_id)
-    require(invitation is not None and invitation.leader.cohort.coach_id == current_coach().id)
+def reissue(invitation_id: int) -> Response | tuple[str, int]:
+    """Another link to the same invitation, for a rater who lost theirs; earlier ones still work."""
+    invitation = _my_invitation(invitation_id)
     leader = invitation.leader
     if EmptyForm().validate_on_submit():
         try:
-            token = invitations.reissue_token(db_session(), invitation, actor=current_coach().email)
+            token = invitations.new_link(
+                db_session(), invitation, LinkPurpose.SHOWN, actor=current_coach().email
+            )
         except CohortError as error:
             flash(str(error), "error")
         else:
-            flash_links([(invitation.rater_name or invitation.relationship_.value, _link(token))])
+            return render_leader(
+                leader, new_links=[NewLink(_who(invitation), postman().rater_link(token))]
+            )
     return redirect(url_for("coach.leader", slug=leader.cohort.slug, leader_id=leader.id))
+
+
+@blueprint.route("/links/<int:link_id>/revoke", methods=["POST"])
+@login_required
+def revoke(link_id: int) -> Response:
+    """Stop one link on purpose, e.g. one that went to the wrong person."""
+    link = db_session().get(AccessLink, link_id)
+    owner = None if link is None else (link.invitation.leader if link.invitation else link.leader)
+    require(owner is not None and owner.cohort.coach_id == current_coach().id)
+    if EmptyForm().validate_on_submit():
+        try:
+            invitations.revoke_link(db_session(), link, actor=current_coach().email)
+        except CohortError as error:
+            flash(str(error), "error")
+        else:
+            flash(
+                f"That link no longer works (made {link.created_at:%-d %B %Y, %H:%M}, "
+                f"{LINK_PURPOSES[link.purpose]}). The other links still do.",
+                "success",
+            )
+    return redirect(url_for("coach.leader", slug=owner.cohort.slug, leader_id=owner.id))
 
 
 @blueprint.route("/cohorts/<slug>/leaders/<int:leader_id>/report.pdf")

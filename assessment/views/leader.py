@@ -19,7 +19,7 @@ from assessment.forms import (
     PlanForm,
     observer_choices,
 )
-from assessment.invitations import find_leader, open_self_assessment, self_invitation
+from assessment.invitations import find_link, open_self_assessment, self_invitation
 from assessment.models import Leader, NominationStatus
 from assessment.reporting import report_filename
 from assessment.web import db_session, rollback
@@ -29,9 +29,16 @@ limiter.limit("60 per minute")(blueprint)  # links are secrets: slow down anyone
 
 
 def _leader(token: str) -> Leader:
-    leader = find_leader(db_session(), token)
+    link = find_link(db_session(), token)
+    if link is not None and not link.live:
+        abort(410, "Your coach has stopped this link. Ask them for a new one.")
+    leader = link.leader if link is not None else None
     if leader is None:
-        abort(404, "This link is not valid. Use the link in the newest email from your coach.")
+        abort(
+            404,
+            "This link is not valid. Check you copied all of it from the email; if it still "
+            "does not work, ask your coach for a new one.",
+        )
     return leader
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 from flask import Blueprint, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
@@ -11,7 +13,7 @@ from assessment import responses
 from assessment.cohorts import cohort_instrument, cohort_languages
 from assessment.extensions import csrf, limiter
 from assessment.forms import ResponseForm
-from assessment.invitations import find_invitation
+from assessment.invitations import find_link
 from assessment.models import Invitation, Relationship
 from assessment.responses import Unavailable
 from assessment.web import db_session
@@ -46,36 +48,71 @@ def _unavailable_page(reason: Unavailable) -> tuple[str, int]:
     return render_template("error.html", title=title, message=message), status
 
 
-def _invitation(token: str) -> Invitation | None:
-    return find_invitation(db_session(), token)
-
-
 @blueprint.route("/<token>", methods=["GET", "POST"])
 @limiter.limit("60 per minute")
 # The form checks its own CSRF token, so that an expired one re-shows the answers instead of
 # the generic "form expired" page that would throw them away.
 @csrf.exempt
 def respond(token: str) -> str | Response | tuple[str, int]:
-    invitation = _invitation(token)
+    link = find_link(db_session(), token)
+    if link is not None and not link.live:
+        return render_template(
+            "error.html",
+            title=_("This link was withdrawn"),
+            message=_(
+                "The coach who invited you has stopped this link. If you should still give "
+                "your feedback, ask them for a new link: anything you saved is kept."
+            ),
+        ), 410
+    invitation = link.invitation if link is not None else None
     if invitation is None:
         return render_template(
             "error.html",
             title=_("This link is not valid"),
             message=_(
-                "Please check you copied the whole link from your invitation. If you were sent "
-                "a reminder, use the link in the newest email: each reminder carries a new link "
-                "and your saved answers are kept. If it still does not work, ask the coach who "
-                "invited you for a new one."
+                "Please check you copied the whole link from your invitation: every link we "
+                "sent you works, in the invitation and in each reminder. If it still does not "
+                "work, the coach may have withdrawn it: ask the coach who invited you for a "
+                "new one."
             ),
         ), 404
     cohort = invitation.leader.cohort
     languages = cohort_languages(cohort)
     language = invitation.language if invitation.language in languages else languages[0]
     g.page_language = language
+    submission = _submission()
+    if request.method == "POST" and responses.submitted_by(invitation, submission):
+        return _thanks(language)  # the same form again, e.g. a double click
     if (reason := responses.availability(invitation)) is not None:
         return _unavailable_page(reason)
+    try:
+        return _questionnaire(token, invitation, languages, language, submission)
+    except responses.LinkUnavailable as error:
+        # Another request used the link (or the coach closed the round) while this one was on
+        # its way; nothing of this request was written.
+        if request.form.get("action") == "autosave":
+            return Response(status=409)
+        if responses.submitted_by(invitation, submission):
+            return _thanks(language)
+        return _unavailable_page(error.reason)
 
-    instrument = cohort_instrument(cohort, language)
+
+def _submission() -> str:
+    """The random value that names one rendering of the form (see responses.submission_key)."""
+    posted = request.form.get("submission", "")
+    return posted if 16 <= len(posted) <= 64 and posted.isascii() else secrets.token_urlsafe(16)
+
+
+def _thanks(language: str) -> Response:
+    if language == "en":
+        return redirect(url_for("rate.thanks"))
+    return redirect(url_for("rate.thanks", lang=language))
+
+
+def _questionnaire(
+    token: str, invitation: Invitation, languages: list[str], language: str, submission: str
+) -> str | Response | tuple[str, int]:
+    instrument = cohort_instrument(invitation.leader.cohort, language)
     is_self = invitation.relationship_ == Relationship.SELF
     form = ResponseForm()
     status = 200
@@ -109,10 +146,10 @@ def respond(token: str) -> str | Response | tuple[str, int]:
             elif action == "submit":
                 missing = responses.missing_items(instrument, answers)
                 if not missing:
-                    responses.submit(db_session(), instrument, invitation, answers)
-                    if language == "en":
-                        return redirect(url_for("rate.thanks"))
-                    return redirect(url_for("rate.thanks", lang=language))
+                    responses.submit(
+                        db_session(), instrument, invitation, answers, submission=submission
+                    )
+                    return _thanks(language)
                 responses.save_draft(db_session(), invitation, answers)
                 errors = dict.fromkeys(
                     missing,
@@ -130,6 +167,7 @@ def respond(token: str) -> str | Response | tuple[str, int]:
     return render_template(
         "rate/form.html",
         form=form,
+        submission=submission,
         instrument=instrument,
         leader=invitation.leader,
         is_self=is_self,

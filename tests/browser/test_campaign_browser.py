@@ -12,7 +12,7 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from assessment.models import MailMessage
+from assessment.models import LinkPurpose, MailMessage
 from tests.browser.test_journey_browser import answer_everything, rate_on_a_phone
 from tests.conftest import COACH_EMAIL, COACH_PASSWORD
 
@@ -176,7 +176,7 @@ def test_a_whole_campaign(browser, live_server, coach, session, screenshot):
 def invitations(app, coach, instrument, *relationships, translations=()):
     """Links to a fresh cohort's questionnaire: one per (relationship, language) asked for."""
     from assessment.cohorts import add_leader, create_cohort
-    from assessment.invitations import create_invitation
+    from assessment.invitations import create_invitation, new_link
     from assessment.models import Coach
 
     with app.extensions["cl360.db"].transaction() as s:
@@ -185,7 +185,12 @@ def invitations(app, coach, instrument, *relationships, translations=()):
         )
         leader = add_leader(s, cohort, "Eva Marsh", "eva@example.org")
         return [
-            create_invitation(s, leader, relationship, actor="t", language=language)[1]
+            new_link(
+                s,
+                create_invitation(s, leader, relationship, actor="t", language=language),
+                LinkPurpose.SHOWN,
+                actor="t",
+            )
             for relationship, language in relationships
         ]
 

@@ -109,14 +109,15 @@ def test_rater_form_works_with_keyboard_only(
     browser, live_server, coach, instrument, app, screenshot
 ):
     from assessment.cohorts import add_leader, create_cohort
-    from assessment.invitations import create_invitation
-    from assessment.models import Coach, Relationship
+    from assessment.invitations import create_invitation, new_link
+    from assessment.models import Coach, LinkPurpose, Relationship
 
     database = app.extensions["cl360.db"]
     with database.transaction() as s:
         cohort = create_cohort(s, s.get(Coach, coach.id), "Keyboard cohort", instrument)
         leader = add_leader(s, cohort, "Tom Reed", "tom@example.org")
-        _, token = create_invitation(s, leader, Relationship.PEER, actor="test")
+        invitation = create_invitation(s, leader, Relationship.PEER, actor="test")
+        token = new_link(s, invitation, LinkPurpose.SHOWN, actor="test")
     page = browser.new_page()
     page.goto(f"{live_server}/r/{token}")
     page.locator("input[type=radio]").first.focus()
