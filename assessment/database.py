@@ -24,6 +24,13 @@ from typing import Any
 
 from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import (
+    DBAPIError,
+    DisconnectionError,
+    InterfaceError,
+    OperationalError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 # Constraint names must be stable before the first migration so that later migrations
@@ -83,6 +90,20 @@ def _sqlite_begin(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
     else:
         dbapi_connection.isolation_level = ""
+
+
+UNAVAILABLE_SQLSTATES = ("08", "53", "57P", "25006", "55P03")
+"""PostgreSQL error classes that mean "not now": connection, resources, shutdown, read-only,
+lock not available."""
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Whether a database error means the database cannot serve us now (down, locked past the
+    timeout, read-only) rather than a fault in the product: the request may simply be retried."""
+    if isinstance(error, OperationalError | InterfaceError | DisconnectionError | PoolTimeout):
+        return True
+    sqlstate = getattr(getattr(error, "orig", None), "sqlstate", None) or ""
+    return isinstance(error, DBAPIError) and sqlstate.startswith(UNAVAILABLE_SQLSTATES)
 
 
 class Database:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -19,13 +20,14 @@ from flask import (
     session,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
 from assessment.config import Settings
-from assessment.database import Database
+from assessment.database import Database, is_unavailable
 from assessment.mail import Postman
 from assessment.models import Coach
 
@@ -114,15 +116,21 @@ def install(app: Flask) -> None:
         ), 400
 
     @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException) -> tuple[str, int]:
+    def http_error(error: HTTPException) -> ResponseReturnValue:
         rollback()
+        # A failed commit surfaces here, wrapped as a 500 around the database's own error.
+        original = getattr(error, "original_exception", None)
+        if original is not None and is_unavailable(original):
+            return database_unavailable(original)
         return render_template(
             "error.html", title=error.name, message=error.description
         ), error.code or 500
 
     @app.errorhandler(Exception)
-    def server_error(error: Exception) -> tuple[str, int]:
+    def server_error(error: Exception) -> ResponseReturnValue:
         rollback()
+        if is_unavailable(error):
+            return database_unavailable(error)
         current_app.logger.exception("unhandled error", exc_info=error)
         return render_template(
             "error.html",
@@ -132,7 +140,45 @@ def install(app: Flask) -> None:
 
     @app.context_processor
     def signed_in_coach() -> dict[str, Any]:
-        return {"current_coach": current_coach()}
+        # Error pages for an unreachable database must render without asking it anything.
+        unavailable = g.get("database_unavailable", False)
+        return {"current_coach": None if unavailable else current_coach()}
+
+
+RETRY_AFTER_SECONDS = 30
+FORM_KEYS = frozenset({"csrf_token", "submission"})
+SCALE_ANSWER = re.compile(r"\A(?:\d{1,2}|na)?\Z")
+
+
+def database_unavailable(error: BaseException) -> ResponseReturnValue:
+    """503 with Retry-After for a database that cannot serve now, nothing of the request kept.
+
+    A rater's posted answers come back on the page in a form that sends them again unchanged
+    (with the same submission key, so a retry that crosses a late success cannot double up).
+    """
+    g.database_unavailable = True
+    current_app.logger.warning("database unavailable: %s", error.__class__.__name__)
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    if request.endpoint == "rate.respond" and request.method == "POST":
+        if request.form.get("action") == "autosave":
+            return Response(status=503, headers=headers)
+        fields = [(k, v) for k, v in request.form.items(multi=True) if k != "action"]
+        page = render_template(
+            "rate/resend.html",
+            fields=fields,
+            # What the rater wrote is shown to copy; scale points and form keys stay hidden.
+            written={k for k, v in fields if k not in FORM_KEYS and not SCALE_ANSWER.match(v)},
+            action=request.form.get("action", "save"),
+        )
+        return page, 503, headers
+    page = render_template(
+        "error.html",
+        title="The database is not answering",
+        message="The product cannot reach its database just now. Nothing you did in this step "
+        f"was saved. Please try again in a minute or so (the server suggests "
+        f"{RETRY_AFTER_SECONDS} seconds).",
+    )
+    return page, 503, headers
 
 
 def _send_mail(postman: Postman) -> None:
@@ -152,7 +198,9 @@ def _send_mail(postman: Postman) -> None:
 
 
 def rollback() -> None:
-    """Drop what a failed request flushed; error pages still pass through the commit hook."""
+    """Drop what a failed request flushed, and the mail it queued; error pages still pass
+    through the commit hook."""
+    g.pop("postman", None)
     if "db_session" in g:
         g.db_session.rollback()
 
