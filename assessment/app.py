@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from assessment.config import PROJECT_ROOT, Settings
 
@@ -24,12 +25,16 @@ def create_app(settings: Settings | None = None) -> Flask:
     from assessment import web
     from assessment.database import Database
     from assessment.extensions import babel, csrf, limiter
+    from assessment.ratelimits import DatabaseStorage  # noqa: F401  (registers its URI scheme)
 
     app.extensions["cl360.db"] = Database(settings.database_url, lock_timeout=settings.lock_timeout)
     csrf.init_app(app)
     limiter.init_app(app)
     babel.init_app(app, locale_selector=web.page_locale)
     web.install(app)
+    if settings.trusted_proxies:
+        proxies = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
 
     from assessment.views import auth, campaign, coach, leader, rate, reports
 

@@ -39,8 +39,12 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
         "seconds a request waits for a database lock before answering 503 (try again)",
     ),
     "RATELIMIT_STORAGE_URI": (
-        "memory://",
-        "Flask-Limiter storage, e.g. `redis://127.0.0.1:6379` with several workers",
+        "(unset: the product's database)",
+        "where rate-limit counters live, shared by every worker; e.g. `redis://127.0.0.1:6379`",
+    ),
+    "CL360_TRUSTED_PROXIES": (
+        "0",
+        "reverse proxies in front of the app whose X-Forwarded-For/-Proto to believe",
     ),
     "MAIL_SERVER": (
         "(unset: mail goes to the in-app outbox)",
@@ -93,7 +97,8 @@ class Settings:
     base_url: str = "http://127.0.0.1:5000"
     production: bool = False
     lock_timeout: float = 10.0
-    ratelimit_storage_uri: str = "memory://"
+    ratelimit_storage_uri: str = ""
+    trusted_proxies: int = 0
     mail: MailSettings = field(default_factory=MailSettings)
     testing: bool = False
 
@@ -116,7 +121,8 @@ class Settings:
             base_url=env.get("CL360_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
             production=production,
             lock_timeout=float(env.get("CL360_LOCK_TIMEOUT", "10")),
-            ratelimit_storage_uri=env.get("RATELIMIT_STORAGE_URI", "memory://"),
+            ratelimit_storage_uri=env.get("RATELIMIT_STORAGE_URI", ""),
+            trusted_proxies=int(env.get("CL360_TRUSTED_PROXIES", "0")),
             mail=MailSettings(
                 server=env.get("MAIL_SERVER", ""),
                 port=int(env.get("MAIL_PORT", "587")),
@@ -137,11 +143,29 @@ class Settings:
             "SESSION_COOKIE_SAMESITE": "Lax",
             "SESSION_COOKIE_SECURE": self.production,
             "WTF_CSRF_TIME_LIMIT": 3600,
-            "RATELIMIT_STORAGE_URI": self.ratelimit_storage_uri,
-            "RATELIMIT_ENABLED": not self.testing,
+            **self._ratelimit_config(),
             "MAX_CONTENT_LENGTH": 5 * 1024 * 1024,
             "BABEL_TRANSLATION_DIRECTORIES": str(PROJECT_ROOT / "assessment" / "translations"),
             "BABEL_DEFAULT_LOCALE": "en",
+        }
+
+    def _ratelimit_config(self) -> dict[str, Any]:
+        """Flask-Limiter's settings: counters in the database unless a storage is named."""
+        shared = {
+            "RATELIMIT_ENABLED": not self.testing,
+            # A storage outage must not refuse people; the request then meets the real error.
+            "RATELIMIT_SWALLOW_ERRORS": True,
+            "RATELIMIT_HEADERS_ENABLED": True,
+        }
+        if self.ratelimit_storage_uri:
+            return {**shared, "RATELIMIT_STORAGE_URI": self.ratelimit_storage_uri}
+        return {
+            **shared,
+            "RATELIMIT_STORAGE_URI": "cl360-database://",
+            "RATELIMIT_STORAGE_OPTIONS": {
+                "database_url": self.database_url,
+                "lock_timeout": self.lock_timeout,
+            },
         }
 
 

@@ -421,6 +421,18 @@ class DevelopmentPlan(Base):
     )
 
 
+class RateLimitCounter(Base):
+    """One rate-limit counter (assessment/ratelimits.py): hits in the window ending at
+    ``expires_at`` (seconds since the epoch). Keys are hashes, never tokens or addresses of
+    people who signed in."""
+
+    __tablename__ = "rate_limit"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    expires_at: Mapped[float] = mapped_column(Float)
+    hits: Mapped[int] = mapped_column(Integer)
+
+
 # -- Psychometrics (issue 3): fitted leader profiles, stored as plain data ------------------
 
 

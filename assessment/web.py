@@ -122,6 +122,8 @@ def install(app: Flask) -> None:
         original = getattr(error, "original_exception", None)
         if original is not None and is_unavailable(original):
             return database_unavailable(original)
+        if error.code == 429 and answers_posted():  # never refuse answers by losing them
+            return answers_back(429, {"Retry-After": "60"})
         return render_template(
             "error.html", title=error.name, message=error.description
         ), error.code or 500
@@ -151,26 +153,12 @@ SCALE_ANSWER = re.compile(r"\A(?:\d{1,2}|na)?\Z")
 
 
 def database_unavailable(error: BaseException) -> ResponseReturnValue:
-    """503 with Retry-After for a database that cannot serve now, nothing of the request kept.
-
-    A rater's posted answers come back on the page in a form that sends them again unchanged
-    (with the same submission key, so a retry that crosses a late success cannot double up).
-    """
+    """503 with Retry-After for a database that cannot serve now, nothing of the request kept."""
     g.database_unavailable = True
     current_app.logger.warning("database unavailable: %s", error.__class__.__name__)
     headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
-    if request.endpoint == "rate.respond" and request.method == "POST":
-        if request.form.get("action") == "autosave":
-            return Response(status=503, headers=headers)
-        fields = [(k, v) for k, v in request.form.items(multi=True) if k != "action"]
-        page = render_template(
-            "rate/resend.html",
-            fields=fields,
-            # What the rater wrote is shown to copy; scale points and form keys stay hidden.
-            written={k for k, v in fields if k not in FORM_KEYS and not SCALE_ANSWER.match(v)},
-            action=request.form.get("action", "save"),
-        )
-        return page, 503, headers
+    if answers_posted():
+        return answers_back(503, headers)
     page = render_template(
         "error.html",
         title="The database is not answering",
@@ -179,6 +167,26 @@ def database_unavailable(error: BaseException) -> ResponseReturnValue:
         f"{RETRY_AFTER_SECONDS} seconds).",
     )
     return page, 503, headers
+
+
+def answers_posted() -> bool:
+    return request.endpoint == "rate.respond" and request.method == "POST"
+
+
+def answers_back(status: int, headers: dict[str, str]) -> ResponseReturnValue:
+    """A rater's posted answers, refused for now, back on a page that sends them again unchanged
+    (with the same submission key, so a retry that crosses a late success cannot double up)."""
+    if request.form.get("action") == "autosave":
+        return Response(status=status, headers=headers)
+    fields = [(k, v) for k, v in request.form.items(multi=True) if k != "action"]
+    page = render_template(
+        "rate/resend.html",
+        fields=fields,
+        # What the rater wrote is shown to copy; scale points and form keys stay hidden.
+        written={k for k, v in fields if k not in FORM_KEYS and not SCALE_ANSWER.match(v)},
+        action=request.form.get("action", "save"),
+    )
+    return page, status, headers
 
 
 def _send_mail(postman: Postman) -> None:

@@ -50,3 +50,11 @@ def test_factory_takes_its_settings(settings):
     assert app.config["SECRET_KEY"] == "test secret key"
     assert {"auth", "coach", "rate"} <= set(app.blueprints)
     app.extensions["cl360.db"].dispose()
+
+
+def test_the_readme_documents_every_setting():
+    from assessment.config import ENVIRONMENT, PROJECT_ROOT
+
+    table = (PROJECT_ROOT / "README.md").read_text().split("## Configuration", 1)[1]
+    table = table.split("\n## ", 1)[0]
+    assert [name for name in ENVIRONMENT if f"`{name}`" not in table] == []

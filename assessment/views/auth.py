@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
+from assessment import ratelimits
 from assessment.accounts import authenticate
 from assessment.extensions import limiter
 from assessment.forms import EmptyForm, LoginForm
@@ -26,8 +27,19 @@ def safe_next(target: str | None) -> str:
 
 
 @blueprint.route("/login", methods=["GET", "POST"])
-@limiter.limit("10 per minute", methods=["POST"])
-def login() -> str | Response:
+@limiter.limit(
+    ratelimits.SIGN_IN_PER_ACCOUNT,
+    key_func=ratelimits.account_key,
+    methods=["POST"],
+    deduct_when=ratelimits.failed_sign_in,
+)
+@limiter.limit(
+    ratelimits.SIGN_IN_PER_ADDRESS,
+    key_func=ratelimits.address_key,
+    methods=["POST"],
+    deduct_when=ratelimits.failed_sign_in,
+)
+def login() -> str | Response | tuple[str, int]:
     form = LoginForm()
     if form.validate_on_submit():
         coach = authenticate(db_session(), form.email.data or "", form.password.data or "")

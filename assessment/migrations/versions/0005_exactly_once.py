@@ -93,10 +93,18 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("error", sa.String(length=500), nullable=True))
         batch_op.add_column(sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True))
     op.execute("UPDATE mail_message SET status = 'outbox' WHERE transport = 'outbox'")
+    op.create_table(
+        "rate_limit",
+        sa.Column("key", sa.String(length=200), nullable=False),
+        sa.Column("expires_at", sa.Float(), nullable=False),
+        sa.Column("hits", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name="pk_rate_limit"),
+    )
 
 
 def downgrade() -> None:
     """Back to one link per owner: the newest live one is kept, the others stop working."""
+    op.drop_table("rate_limit")
     with op.batch_alter_table("mail_message") as batch_op:
         batch_op.drop_column("sent_at")
         batch_op.drop_column("error")

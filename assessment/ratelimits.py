@@ -1,0 +1,165 @@
+"""Rate limits that slow a guesser without refusing the people the product is for.
+
+Three things are limited, each counted where all web workers see the same counters
+(docs/operations.md, "Rate limits"):
+
+- **Sign-in** failures, per account and per address, so thirty addresses guessing one password
+  are stopped as surely as one address guessing thirty; a successful sign-in costs nothing.
+- **Links**: requests per link (a hash of the token, never the token), generous enough for any
+  person filling in a form with autosave; and, per address, requests with a link that is not
+  one of ours. Working links are never counted per address, so 150 raters behind one NHS
+  trust's address are never refused because of each other.
+
+Counters live in Redis when ``RATELIMIT_STORAGE_URI`` names it, and otherwise in the product's
+own database (:class:`DatabaseStorage`), which every worker shares: the default is right with
+several gunicorn workers and needs no extra service.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import time
+from typing import Any
+
+from flask import current_app, request
+from flask_limiter.util import get_remote_address
+from limits.storage import Storage
+from sqlalchemy import case, delete, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+
+from assessment.database import WRITES, Database, make_engine
+from assessment.invitations import find_link
+from assessment.models import RateLimitCounter
+
+SIGN_IN_PER_ACCOUNT = "10 per 15 minutes"
+SIGN_IN_PER_ADDRESS = "30 per 15 minutes"
+RATER_LINK = "120 per minute"
+"""Per link: autosave sends at most one request every 1.5 seconds while someone is answering."""
+LEADER_LINK = "60 per minute"
+UNKNOWN_LINKS_PER_ADDRESS = "30 per minute"
+UNKNOWN_LINKS_SCOPE = "unknown-links"
+"""One budget for rater and leader links alike: a guesser does not get two."""
+
+DATABASE_SCHEME = "cl360-database"
+CLEANUP_CHANCE = 0.01
+"""Share of counter updates that also delete expired counters (keeps the table small)."""
+
+
+def database() -> Database:
+    return current_app.extensions["cl360.db"]
+
+
+def account_key() -> str:
+    # Hashed like the link keys: counters are not a list of who tried to sign in.
+    email = request.form.get("email", "").strip().lower()
+    return "sign-in:" + hashlib.sha256(email.encode()).hexdigest()
+
+
+def address_key() -> str:
+    return "address:" + get_remote_address()
+
+
+def link_key() -> str:
+    token = (request.view_args or {}).get("token", "")
+    return "link:" + hashlib.sha256(token.encode()).hexdigest()
+
+
+def failed_sign_in(response: Any) -> bool:
+    return response.status_code == 401
+
+
+def unknown_link(response: Any) -> bool:
+    return response.status_code in (404, 410)
+
+
+def known_link() -> bool:
+    """Whether the request's link works: such requests are never counted per address.
+
+    Asked before the view runs, in a reading session of its own: the request's session may
+    write and, on SQLite, would then hold the write lock the counters need.
+    """
+    token = (request.view_args or {}).get("token", "")
+    with database().session() as session:
+        link = find_link(session, token)
+        return link is not None and link.live
+
+
+class DatabaseStorage(Storage):
+    """Fixed-window counters in the product's database, shared by every worker.
+
+    One row per counter; an update is a single ``INSERT … ON CONFLICT DO UPDATE … RETURNING``,
+    atomic on SQLite and PostgreSQL, in a short transaction of its own (never the request's).
+    """
+
+    STORAGE_SCHEME = [DATABASE_SCHEME]  # noqa: RUF012  (limits registers storages by it)
+
+    def __init__(
+        self,
+        uri: str | None = None,
+        wrap_exceptions: bool = False,
+        *,
+        database_url: str = "",
+        lock_timeout: float = 5.0,
+        **options: Any,
+    ) -> None:
+        super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
+        self.engine = make_engine(database_url, lock_timeout=lock_timeout).execution_options(
+            **{WRITES: True}
+        )
+        dialect = self.engine.dialect.name
+        self._insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+    @property
+    def base_exceptions(self) -> type[Exception]:
+        return SQLAlchemyError
+
+    def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        now = time.time()
+        table = RateLimitCounter.__table__
+        renewed = table.c.expires_at <= now
+        statement = self._insert(table).values(key=key, expires_at=now + expiry, hits=amount)
+        statement = statement.on_conflict_do_update(
+            index_elements=[table.c.key],
+            set_={
+                "hits": case((renewed, amount), else_=table.c.hits + amount),
+                "expires_at": case((renewed, now + expiry), else_=table.c.expires_at),
+            },
+        ).returning(table.c.hits)
+        with self.engine.begin() as connection:
+            hits = connection.execute(statement).scalar_one()
+            if random.random() < CLEANUP_CHANCE:
+                connection.execute(delete(table).where(table.c.expires_at < now))
+        return int(hits)
+
+    def get(self, key: str) -> int:
+        table = RateLimitCounter.__table__
+        with self.engine.connect() as connection:
+            hits = connection.scalar(
+                select(table.c.hits).where(table.c.key == key, table.c.expires_at > time.time())
+            )
+        return int(hits or 0)
+
+    def get_expiry(self, key: str) -> float:
+        table = RateLimitCounter.__table__
+        with self.engine.connect() as connection:
+            expires = connection.scalar(select(table.c.expires_at).where(table.c.key == key))
+        return float(expires or time.time())
+
+    def check(self) -> bool:
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except SQLAlchemyError:
+            return False
+        return True
+
+    def reset(self) -> int | None:
+        with self.engine.begin() as connection:
+            return connection.execute(delete(RateLimitCounter.__table__)).rowcount
+
+    def clear(self, key: str) -> None:
+        table = RateLimitCounter.__table__
+        with self.engine.begin() as connection:
+            connection.execute(delete(table).where(table.c.key == key))
