@@ -21,8 +21,7 @@ from sqlalchemy.orm import Session
 
 from assessment import audit
 from assessment.accounts import AccountError, normalise_email
-from assessment.cohorts import CohortError, add_leader, cohort_instrument, cohort_languages
-from assessment.invitations import create_invitation
+from assessment.cohorts import CohortError, cohort_instrument, cohort_languages
 from assessment.models import (
     Cohort,
     Invitation,
@@ -236,7 +235,14 @@ def import_leaders(session: Session, cohort: Cohort, data: bytes, *, actor: str)
             accepted.append((name, email, department))
     if problems:
         raise ImportProblems(sorted(problems, key=lambda p: p.row))
-    leaders = [add_leader(session, cohort, *values) for values in accepted]
+    # Every row was checked above, against the file and the database: written in one flush
+    # (batched INSERTs), so 5,000 leaders take a second, not one round trip each.
+    leaders = [
+        Leader(cohort=cohort, name=name, email=email, department=department)
+        for name, email, department in accepted
+    ]
+    session.add_all(leaders)
+    session.flush()
     audit.record(session, actor, "leaders.import", f"cohort:{cohort.slug}", count=len(leaders))
     return leaders
 
@@ -348,17 +354,18 @@ def import_raters(session: Session, cohort: Cohort, data: bytes, *, actor: str) 
             accepted.append((leader, relationship, name, email, language))
     if problems:
         raise ImportProblems(sorted(problems, key=lambda p: p.row))
+    # Observer invitations only (self is not a rater group here), checked above: one flush.
     invitations = [
-        create_invitation(
-            session,
-            leader,
-            relationship,
-            actor=actor,
+        Invitation(
+            leader=leader,
+            relationship_=relationship,
             rater_name=name,
             rater_email=email,
             language=language,
         )
         for leader, relationship, name, email, language in accepted
     ]
+    session.add_all(invitations)
+    session.flush()
     audit.record(session, actor, "raters.import", f"cohort:{cohort.slug}", count=len(invitations))
     return invitations

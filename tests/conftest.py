@@ -121,6 +121,16 @@ def runner(app: Flask):
 
 
 @pytest.fixture
+def gunicorn_server(migrated: str, app: Flask, tmp_path: Path):
+    """The product under a real ``gunicorn -w 4`` on the test database (tests/live.py); ``app``
+    empties the tables afterwards, as for every other test."""
+    from tests.live import gunicorn
+
+    with gunicorn(migrated, tmp_path / "live") as live:
+        yield live
+
+
+@pytest.fixture
 def coach(database: Database) -> Coach:
     with database.transaction() as session:
         return create_coach(session, COACH_EMAIL, COACH_PASSWORD)

@@ -8,9 +8,7 @@ and then reads the rows the database kept. The rules are in docs/operations.md.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from functools import partial
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -29,16 +27,14 @@ from assessment.models import (
     Relationship,
     Response,
 )
-from tests.live import Browser, LiveServer, at_once, gunicorn
+from tests.live import Browser, LiveServer, at_once
 
 ROUNDS = 8
 
 
 @pytest.fixture
-def server(migrated: str, app, tmp_path: Path) -> Iterator[LiveServer]:
-    # ``app`` empties the tables after the test, as for every other test.
-    with gunicorn(migrated, tmp_path / "live") as live:
-        yield live
+def server(gunicorn_server: LiveServer) -> LiveServer:
+    return gunicorn_server
 
 
 def new_invitation(database: Database, coach: Coach, instrument: Instrument) -> tuple[int, str]:

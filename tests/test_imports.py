@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from sqlalchemy import func, select
@@ -11,7 +12,8 @@ from assessment.cli import cli
 from assessment.cohorts import add_leader, create_cohort
 from assessment.imports import ImportProblems, import_leaders, import_raters, read_rows
 from assessment.models import AuditEvent, Cohort, Invitation, Leader
-from tests.conftest import csrf_token
+from tests.conftest import COACH_EMAIL, COACH_PASSWORD, csrf_token
+from tests.live import Browser
 
 LEADERS = (
     "name,email,department\nAsha Patel,asha@example.org,Maternity\nTom Reed,tom@example.org,\n"
@@ -208,3 +210,29 @@ def test_cli_imports_all_or_nothing(runner, cohort, session, tmp_path):
     assert result.exit_code == 0 and "invitations send" in result.output
     unknown = runner.invoke(cli, ["raters", "import", "--cohort", "nope", str(raters)])
     assert unknown.exit_code == 1 and "no cohort" in unknown.output
+
+
+def test_the_largest_allowed_files_import_through_a_real_gunicorn_worker(
+    gunicorn_server, cohort, session
+):
+    """5,000 leaders, then 5,000 raters, each within one request that gunicorn does not kill."""
+    browser = Browser(gunicorn_server)
+    fields = browser.open_form("/login")
+    signed_in = browser.post("/login", {**fields, "email": COACH_EMAIL, "password": COACH_PASSWORD})
+    assert signed_in.status_code == 302
+    page = browser.client.get(f"/cohorts/{cohort.slug}").text
+    token = re.search(r'name="leaders-csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    leaders = "name,email\n" + "".join(f"Leader {n},leader{n}@example.org\n" for n in range(5000))
+    raters = "leader_email,rater_name,rater_email,relationship\n" + "".join(
+        f"leader{n}@example.org,Rater {n},rater{n}@example.org,peer\n" for n in range(5000)
+    )
+    for kind, text in (("leaders", leaders), ("raters", raters)):
+        response = browser.client.post(
+            f"/cohorts/{cohort.slug}/import/{kind}",
+            data={f"{kind}-csrf_token": token},
+            files={f"{kind}-file": (f"{kind}.csv", text.encode(), "text/csv")},
+        )
+        assert response.status_code == 302, response.text[:500]
+    browser.close()
+    session.expire_all()
+    assert count(session, Leader) == 5001 and count(session, Invitation) == 5000
