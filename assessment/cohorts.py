@@ -24,10 +24,19 @@ from assessment.models import (
     Relationship,
     utcnow,
 )
+from assessment.text import TextError, one_line
 
 
 class CohortError(ValueError):
     """A cohort operation that would break a rule; the message is meant for the coach."""
+
+
+def checked_line(text: str | None, what: str) -> str:
+    """:func:`assessment.text.one_line`, refusing as a :class:`CohortError` the coach reads."""
+    try:
+        return one_line(text or "", what)
+    except TextError as error:
+        raise CohortError(str(error)) from None
 
 
 def slugify(text: str) -> str:
@@ -54,7 +63,7 @@ def create_cohort(
             raise CohortError(
                 f"the {translation.language} version does not match: {'; '.join(problems)}"
             )
-    name = name.strip()
+    name = checked_line(name, "The cohort name")
     if not name:
         raise CohortError("a cohort needs a name")
     base = slugify(name)
@@ -104,7 +113,7 @@ def cohort_languages(cohort: Cohort) -> list[str]:
 def add_leader(
     session: Session, cohort: Cohort, name: str, email: str, department: str | None = None
 ) -> Leader:
-    name = name.strip()
+    name = checked_line(name, "The name")
     if not name:
         raise CohortError("a leader needs a name")
     try:
@@ -117,7 +126,10 @@ def add_leader(
     if exists:
         raise CohortError(f"{email} is already a leader in this cohort")
     leader = Leader(
-        cohort=cohort, name=name, email=email, department=(department or "").strip() or None
+        cohort=cohort,
+        name=name,
+        email=email,
+        department=checked_line(department, "The department") or None,
     )
     session.add(leader)
     session.flush()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
@@ -19,6 +21,7 @@ from wtforms.validators import Email, InputRequired, Length, NumberRange, Option
 
 from assessment.instruments import Instrument
 from assessment.models import Relationship
+from assessment.text import TextError, free_text, one_line
 
 RELATIONSHIP_LABELS = {
     Relationship.SELF: "The leader (self-assessment)",
@@ -27,6 +30,28 @@ RELATIONSHIP_LABELS = {
     Relationship.DIRECT_REPORT: "Direct report",
     Relationship.OTHER: "Other colleague",
 }
+
+
+class LineField(StringField):
+    """A single-line text box whose value is stored as :func:`assessment.text.one_line` makes it:
+    line breaks and tabs become spaces, other control characters are refused at the field."""
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        super().process_formdata(valuelist)
+        if self.data:
+            try:
+                self.data = one_line(self.data, "This")
+            except TextError as error:
+                raise ValueError(str(error)) from None
+
+
+class FreeTextField(TextAreaField):
+    """A text area whose value is stored as :func:`assessment.text.free_text` makes it."""
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        super().process_formdata(valuelist)
+        if self.data:
+            self.data = free_text(self.data)
 
 
 class EmptyForm(FlaskForm):
@@ -43,7 +68,7 @@ class LoginForm(FlaskForm):
 
 
 class CohortForm(FlaskForm):
-    name = StringField("Cohort name", validators=[InputRequired(), Length(max=200)])
+    name = LineField("Cohort name", validators=[InputRequired(), Length(max=200)])
     instrument = SelectField("Questionnaire", validators=[InputRequired()])
     language = SelectField(
         "Main language", default="en", validate_choice=False, validators=[Optional()]
@@ -51,9 +76,9 @@ class CohortForm(FlaskForm):
 
 
 class LeaderForm(FlaskForm):
-    name = StringField("Full name", validators=[InputRequired(), Length(max=200)])
+    name = LineField("Full name", validators=[InputRequired(), Length(max=200)])
     email = EmailField("Email", validators=[InputRequired(), Email(), Length(max=320)])
-    department = StringField(
+    department = LineField(
         "Team or department (optional)", validators=[Optional(), Length(max=200)]
     )
 
@@ -64,7 +89,7 @@ class InvitationForm(FlaskForm):
         choices=[SelectChoice(r.value, label) for r, label in RELATIONSHIP_LABELS.items()],
         validators=[InputRequired()],
     )
-    rater_name = StringField("Rater's name (optional)", validators=[Optional(), Length(max=200)])
+    rater_name = LineField("Rater's name (optional)", validators=[Optional(), Length(max=200)])
     rater_email = EmailField(
         "Rater's email (optional)", validators=[Optional(), Email(), Length(max=320)]
     )
@@ -87,7 +112,7 @@ class ImportForm(FlaskForm):
 
 class ScheduleForm(FlaskForm):
     deadline = DateField("Deadline", validators=[Optional()])
-    reminder_days = StringField(
+    reminder_days = LineField(
         "Remind on these days before the deadline", validators=[Optional(), Length(max=100)]
     )
 
@@ -102,7 +127,7 @@ class ScheduleForm(FlaskForm):
 
 
 class NominationForm(FlaskForm):
-    name = StringField("Their name", validators=[InputRequired(), Length(max=200)])
+    name = LineField("Their name", validators=[InputRequired(), Length(max=200)])
     email = EmailField("Their email", validators=[InputRequired(), Email(), Length(max=320)])
     relationship = SelectField("How they work with you", validators=[InputRequired()])
 
@@ -110,22 +135,22 @@ class NominationForm(FlaskForm):
 class DecisionForm(FlaskForm):
     """The coach's decision on one nomination, with the fields open to correction."""
 
-    name = StringField("Name", validators=[InputRequired(), Length(max=200)])
+    name = LineField("Name", validators=[InputRequired(), Length(max=200)])
     email = EmailField("Email", validators=[InputRequired(), Email(), Length(max=320)])
     relationship = SelectField("Relationship", validators=[InputRequired()])
 
 
 class RedactionForm(FlaskForm):
     handle = HiddenField(validators=[InputRequired(), Length(max=64)])
-    text = TextAreaField("Comment as it will appear", validators=[Length(max=5000)])
+    text = FreeTextField("Comment as it will appear", validators=[Length(max=5000)])
 
 
 class PlanForm(FlaskForm):
-    purpose = TextAreaField("What is your leadership for?", validators=[Length(max=8000)])
-    pressure = TextAreaField(
+    purpose = FreeTextField("What is your leadership for?", validators=[Length(max=8000)])
+    pressure = FreeTextField(
         "What do I notice in myself under pressure?", validators=[Length(max=8000)]
     )
-    courage = TextAreaField("Where do I need courage?", validators=[Length(max=8000)])
+    courage = FreeTextField("Where do I need courage?", validators=[Length(max=8000)])
 
 
 def observer_choices(instrument: Instrument) -> list[SelectChoice]:

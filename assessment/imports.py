@@ -30,6 +30,7 @@ from assessment.models import (
     NominationStatus,
     Relationship,
 )
+from assessment.text import TextError, one_line
 
 MAX_ROWS = 5000
 DELIMITERS = ",;\t|"
@@ -188,10 +189,17 @@ def _email(row: Row, column: str, problems: list[RowProblem]) -> str | None:
         return None
 
 
-def _name(row: Row, column: str, problems: list[RowProblem]) -> str | None:
-    value = row.values.get(column, "")
+def _name(
+    row: Row, column: str, problems: list[RowProblem], *, required: bool = True
+) -> str | None:
+    try:
+        value = one_line(row.values.get(column, ""), "the value")
+    except TextError as error:
+        problems.append(RowProblem(row.number, column, str(error)))
+        return None
     if not value:
-        problems.append(RowProblem(row.number, column, "required"))
+        if required:
+            problems.append(RowProblem(row.number, column, "required"))
         return None
     if len(value) > NAME_LENGTH:
         problems.append(RowProblem(row.number, column, f"longer than {NAME_LENGTH} characters"))
@@ -216,11 +224,7 @@ def import_leaders(session: Session, cohort: Cohort, data: bytes, *, actor: str)
     for row in rows:
         name = _name(row, "name", problems)
         email = _email(row, "email", problems)
-        department = row.values.get("department") or None
-        if department and len(department) > NAME_LENGTH:
-            problems.append(
-                RowProblem(row.number, "department", f"longer than {NAME_LENGTH} characters")
-            )
+        department = _name(row, "department", problems, required=False)
         if email is not None:
             if email in seen:
                 problems.append(

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from assessment import audit
-from assessment.cohorts import CohortError
+from assessment.cohorts import CohortError, checked_line
 from assessment.models import (
     AccessLink,
     Invitation,
@@ -58,7 +58,7 @@ def create_invitation(
     invitation = Invitation(
         leader=leader,
         relationship_=relationship,
-        rater_name=(rater_name or "").strip() or None,
+        rater_name=checked_line(rater_name, "The rater's name") or None,
         rater_email=(rater_email or "").strip().lower() or None,
         language=language,
     )

@@ -21,6 +21,7 @@ from assessment import audit
 from assessment.cohorts import CohortError
 from assessment.instruments import Instrument
 from assessment.models import Comment, Leader, Relationship, Response
+from assessment.text import free_text
 
 REDACTED = "[redacted]"
 
@@ -103,7 +104,7 @@ def redact(
     comment = next((c for c in _comments(session, leader) if _handle(secret, c) == handle), None)
     if comment is None:
         raise CohortError("that comment is no longer there")
-    edited = edited.replace("\r\n", "\n").strip()
+    edited = free_text(edited)
     if not is_redaction(comment.text, edited):
         raise CohortError(
             f"a redaction may only replace words with {REDACTED}: keep the rest exactly as written"

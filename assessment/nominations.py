@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from assessment import audit
 from assessment.accounts import AccountError, normalise_email
-from assessment.cohorts import CohortError, cohort_instrument, completion
+from assessment.cohorts import CohortError, checked_line, cohort_instrument, completion
 from assessment.invitations import create_invitation
 from assessment.mail import Postman
 from assessment.models import (
@@ -31,7 +31,7 @@ from assessment.reminders import send_invitation
 def _checked(
     leader: Leader, name: str, email: str, relationship: str, *, ignore: Nomination | None = None
 ) -> tuple[str, str, Relationship]:
-    name = name.strip()
+    name = checked_line(name, "The name")
     if not name:
         raise CohortError("give the person's name")
     if len(name) > 200:

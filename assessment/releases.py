@@ -35,6 +35,7 @@ from assessment.models import (
 from assessment.reporting import leader_report
 from assessment.responses import leader_responses_by_id
 from assessment.scoring import Regeneration, Rules, regeneration_responses
+from assessment.text import free_text
 from reports.render import render_pdf
 
 PLAN_QUESTIONS = {
@@ -167,7 +168,7 @@ def save_plan(session: Session, leader: Leader, answers: Mapping[str, str]) -> D
     """The leader's goals on the three questions of the model; only after their report is out."""
     if latest_release(session, leader) is None:
         raise CohortError("the development plan opens when your report has been released")
-    values = {key: (answers.get(key) or "").strip() for key in PLAN_QUESTIONS}
+    values = {key: free_text(answers.get(key) or "") for key in PLAN_QUESTIONS}
     if any(len(v) > MAX_PLAN_LENGTH for v in values.values()):
         raise CohortError(f"please keep each answer under {MAX_PLAN_LENGTH} characters")
     plan = development_plan(session, leader)

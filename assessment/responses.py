@@ -36,6 +36,7 @@ from assessment.models import (
     new_response_id,
 )
 from assessment.scoring import RaterResponse, ResponseTable
+from assessment.text import free_text
 
 NOT_ABLE_TO_RATE = "na"
 MAX_COMMENT_LENGTH = 4000
@@ -87,7 +88,7 @@ def read_answers(
         else:
             errors[item.id] = f"Choose one of the {instrument.scale.points} points of the scale"
     for question in instrument.open_questions:
-        text = (form.get(field_name(question.id)) or "").strip()
+        text = free_text(form.get(field_name(question.id)) or "")
         if len(text) > MAX_COMMENT_LENGTH:
             errors[question.id] = f"Please keep this under {MAX_COMMENT_LENGTH} characters"
         if text:

@@ -43,6 +43,7 @@ from assessment.psychometrics import LeaderFigures
 from assessment.responses import MAX_COMMENT_LENGTH, NOT_ABLE_TO_RATE, NewResponse, store_responses
 from assessment.results import CohortResults, cohort_results
 from assessment.scoring import OTHERS, SCORING_VERSION, GroupScores, Stat, Withheld
+from assessment.text import free_text
 
 EXPORT_FORMAT = "cl360-scores/2"
 """2: predicted views added (CSV columns predicted, prediction_error and
@@ -225,7 +226,7 @@ class _RowParser:
         }
         comments = {}
         for question in self.instrument.open_questions:
-            text = cell.get(question.id, "")
+            text = free_text(cell.get(question.id, ""))
             if len(text) > MAX_COMMENT_LENGTH:
                 self._problem(row, question.id, f"longer than {MAX_COMMENT_LENGTH} characters")
             elif text:

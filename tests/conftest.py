@@ -10,9 +10,11 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
+from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
+from aiosmtpd.controller import Controller
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, make_url, text
@@ -21,7 +23,7 @@ from sqlalchemy.orm import Session
 from assessment import migrate
 from assessment.accounts import create_coach
 from assessment.app import create_app
-from assessment.config import PROJECT_ROOT, Settings, normalise_database_url
+from assessment.config import PROJECT_ROOT, MailSettings, Settings, normalise_database_url
 from assessment.database import Base, Database
 from assessment.instruments import Instrument, load_instrument
 from assessment.models import Coach
@@ -163,3 +165,31 @@ def signed_in(client: FlaskClient, coach: Coach) -> FlaskClient:
     )
     assert response.status_code == 302
     return client
+
+
+class Collector:
+    """A real SMTP server on loopback that keeps what it receives (or refuses it)."""
+
+    def __init__(self) -> None:
+        self.messages: list = []
+        self.refuse = False
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.refuse:
+            return "554 5.7.1 refused by the test server"
+        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp():
+    collector = Collector()
+    from tests.live import free_port
+
+    controller = Controller(collector, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    collector.settings = MailSettings(
+        server="127.0.0.1", port=controller.port, use_tls=False, sender="coach@cl360.test"
+    )
+    yield collector
+    controller.stop()

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import socket
 from dataclasses import replace
 from datetime import date, timedelta
-from email import message_from_bytes, policy
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 
 from assessment.cli import cli
@@ -29,36 +26,7 @@ from assessment.models import (
 from assessment.reminders import remind, remind_outstanding, scheduled_key, scheduled_reminders
 from assessment.responses import Answers, save_draft
 from tests.conftest import csrf_token
-
-
-class Collector:
-    def __init__(self) -> None:
-        self.messages: list = []
-        self.refuse = False
-
-    async def handle_DATA(self, server, session, envelope):
-        if self.refuse:
-            return "554 5.7.1 refused by the test server"
-        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
-        return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture
-def smtp():
-    collector = Collector()
-    controller = Controller(collector, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    collector.settings = MailSettings(
-        server="127.0.0.1", port=controller.port, use_tls=False, sender="coach@cl360.test"
-    )
-    yield collector
-    controller.stop()
+from tests.live import free_port
 
 
 @pytest.fixture
