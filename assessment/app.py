@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -22,7 +24,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["cl360.settings"] = settings
     settings.instance_path.mkdir(parents=True, exist_ok=True)
 
-    from assessment import web
+    from assessment import logs, web
     from assessment.database import Database
     from assessment.extensions import babel, csrf, limiter
     from assessment.ratelimits import DatabaseStorage  # noqa: F401  (registers its URI scheme)
@@ -32,6 +34,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     limiter.init_app(app)
     babel.init_app(app, locale_selector=web.page_locale)
     web.install(app)
+    logs.install(app.logger, logging.getLogger("werkzeug"))
     if settings.trusted_proxies:
         proxies = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]

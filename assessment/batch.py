@@ -9,7 +9,7 @@ Workers are started with ``spawn`` (no forked copies of the parent's connections
 Each one opens its own :class:`~assessment.database.Database` from the URL in its initializer
 (a SQLAlchemy engine is never shared across processes) and computes the cohort's results
 (scores, psychometrics, profiles) once, on its first task, for all the reports it renders.
-Only plain values cross between processes: the URL, the slug, the date, each task and its
+Only plain values cross between processes: the URL, the cohort's id, the date, each task and its
 outcome. Each worker writes its PDF itself (to a temporary name, renamed when complete, so a
 failed task never leaves half a file).
 
@@ -64,7 +64,7 @@ class Plan:
     """The PDFs to render for one cohort, listed in the calling process."""
 
     database_url: str
-    slug: str
+    cohort_id: int
     cohort_name: str
     tasks: list[Task]
     today: date
@@ -110,12 +110,12 @@ class BatchResult:
         )
 
 
-def plan_reports(database: Database, slug: str, out: Path, today: date | None = None) -> Plan:
-    """List the PDFs to render into ``out`` (created if missing) for the cohort ``slug``."""
+def plan_reports(database: Database, cohort_id: int, out: Path, today: date | None = None) -> Plan:
+    """List the PDFs to render into ``out`` (created if missing) for one cohort."""
     with database.session() as session:
-        cohort = session.scalar(select(Cohort).where(Cohort.slug == slug))
+        cohort = session.get(Cohort, cohort_id)
         if cohort is None:
-            raise BatchError(f"no cohort with the slug {slug!r}")
+            raise BatchError(f"there is no cohort {cohort_id}")
         leaders = session.scalars(
             select(Leader).where(Leader.cohort_id == cohort.id).order_by(Leader.name, Leader.id)
         ).all()
@@ -127,7 +127,7 @@ def plan_reports(database: Database, slug: str, out: Path, today: date | None = 
                 name = name.replace("-360-report.pdf", f"-{leader.id}-360-report.pdf")
             taken.add(name)
             tasks.append(Task(leader.name, out / name, leader.id))
-        plan = Plan(database.url, slug, cohort.name, tasks, today or date.today())
+        plan = Plan(database.url, cohort.id, cohort.name, tasks, today or date.today())
     out.mkdir(parents=True, exist_ok=True)
     return plan
 
@@ -145,7 +145,7 @@ def run_reports(
         max_workers=jobs,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=start_worker,
-        initargs=(plan.database_url, plan.slug, plan.today),
+        initargs=(plan.database_url, plan.cohort_id, plan.today),
     ) as pool:
         futures: dict[Future[Outcome], Task] = {
             pool.submit(render_task, task): task for task in plan.tasks
@@ -168,16 +168,16 @@ def run_reports(
 @dataclass
 class _Worker:
     database: Database
-    slug: str
+    cohort_id: int
     today: date
     results: CohortResults | None = None
 
     def cohort_results(self, session: Session) -> CohortResults:
         """The cohort's results, computed on the first task and kept for the others."""
         if self.results is None:
-            cohort = session.scalar(select(Cohort).where(Cohort.slug == self.slug))
+            cohort = session.get(Cohort, self.cohort_id)
             if cohort is None:
-                raise BatchError(f"cohort {self.slug!r} no longer exists")
+                raise BatchError("the cohort no longer exists")
             self.results = cohort_results(session, cohort)
         return self.results
 
@@ -185,10 +185,10 @@ class _Worker:
 _worker: _Worker | None = None
 
 
-def start_worker(database_url: str, slug: str, today: date) -> None:
-    """Pool initializer: this process's own engine for the cohort ``slug``."""
+def start_worker(database_url: str, cohort_id: int, today: date) -> None:
+    """Pool initializer: this process's own engine for one cohort."""
     global _worker
-    _worker = _Worker(Database(database_url), slug, today)
+    _worker = _Worker(Database(database_url), cohort_id, today)
 
 
 def render_task(task: Task) -> Outcome:
@@ -212,11 +212,11 @@ def _render(task: Task) -> bytes:
     with _worker.database.session() as session:
         results = _worker.cohort_results(session)
         if task.leader_id is None:
-            cohort = session.scalar(select(Cohort).where(Cohort.slug == _worker.slug))
+            cohort = session.get(Cohort, _worker.cohort_id)
             report = cohort_report_data(session, cohort, _worker.today, results=results)
         else:
             leader = session.get(Leader, task.leader_id)
-            if leader is None or leader.cohort.slug != _worker.slug:
+            if leader is None or leader.cohort_id != _worker.cohort_id:
                 raise BatchError(f"leader {task.leader_id} is no longer in the cohort")
             report = leader_report(session, leader, _worker.today, results=results)
     return render_pdf(report)

@@ -15,9 +15,10 @@ from flask import current_app
 from flask.cli import FlaskGroup
 
 from assessment import migrate
-from assessment.accounts import AccountError, create_coach
+from assessment.accounts import AccountError, change_password, create_coach, find_coach
 from assessment.app import create_app
 from assessment.batch import BatchError, Outcome, plan_reports, run_reports
+from assessment.cohorts import CohortError, find_cohort
 from assessment.database import Database
 from assessment.demo import (
     DEMO_COACH_EMAIL,
@@ -89,6 +90,22 @@ def create_coach_command(email: str, password: str) -> None:
     )
 
 
+@cli.command("set-password")
+@click.argument("email")
+@click.password_option(help="Asked for when not given (with confirmation).")
+def set_password_command(email: str, password: str) -> None:
+    """Give a coach a new password (e.g. one who forgot theirs); signs them out everywhere."""
+    try:
+        with _database().transaction() as session:
+            coach = find_coach(session, email)
+            if coach is None:
+                raise AccountError(f"there is no coach with the email {email}")
+            change_password(session, coach, password)
+    except AccountError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"new password set for {coach.email}; every earlier session has ended")
+
+
 @cli.group()
 def instruments() -> None:
     """Work with questionnaire (instrument) files."""
@@ -151,24 +168,36 @@ def _postman() -> Postman:
     return Postman(settings.mail, settings.base_url)
 
 
-def _cohort(session, slug: str):
-    from sqlalchemy import select
+def cohort_options(help: str = "The cohort's slug (from its web address)."):
+    """``--cohort SLUG`` and, for a slug that several coaches use, ``--coach EMAIL``."""
 
-    from assessment.models import Cohort
+    def decorate(command):
+        command = click.option(
+            "--coach",
+            "coach_email",
+            default=None,
+            help="Whose cohort it is, when several coaches have one with this slug.",
+        )(command)
+        return click.option("--cohort", "slug", required=True, help=help)(command)
 
-    cohort = session.scalar(select(Cohort).where(Cohort.slug == slug))
-    if cohort is None:
-        raise click.ClickException(f"no cohort with the slug '{slug}'")
-    return cohort
+    return decorate
 
 
-def _import(kind: str, slug: str, path: Path) -> None:
+def _cohort(session, slug: str, coach_email: str | None):
+    try:
+        return find_cohort(session, slug, coach_email)
+    except CohortError as error:
+        raise click.ClickException(str(error)) from None
+
+
+def _import(kind: str, slug: str, coach_email: str | None, path: Path) -> None:
     from assessment.imports import import_leaders, import_raters
 
     importer = import_leaders if kind == "leaders" else import_raters
     try:
         with _database().transaction() as session:
-            created = importer(session, _cohort(session, slug), path.read_bytes(), actor="cli")
+            cohort = _cohort(session, slug, coach_email)
+            created = importer(session, cohort, path.read_bytes(), actor="cli")
             count = len(created)
     except ImportProblems as error:
         for problem in error.problems:
@@ -187,22 +216,22 @@ def leaders() -> None:
 
 
 @leaders.command("import")
-@click.option("--cohort", "slug", required=True, help="The cohort's slug (from its address).")
+@cohort_options("The cohort's slug (from its address).")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def leaders_import(slug: str, path: Path) -> None:
+def leaders_import(slug: str, coach_email: str | None, path: Path) -> None:
     """Add leaders from a CSV file (name, email, optional department); all or nothing."""
-    _import("leaders", slug, path)
+    _import("leaders", slug, coach_email, path)
 
 
 @leaders.command("links")
-@click.option("--cohort", "slug", required=True, help="The cohort's slug.")
-def leaders_links(slug: str) -> None:
+@cohort_options("The cohort's slug.")
+def leaders_links(slug: str, coach_email: str | None) -> None:
     """Mail a personal link to every leader of the cohort who was never sent one."""
     from assessment.reminders import leaders_without_link, send_leader_links
 
     postman = _postman()
     with _database().transaction() as session:
-        cohort = _cohort(session, slug)
+        cohort = _cohort(session, slug, coach_email)
         waiting = leaders_without_link(session, cohort)
         outcome = send_leader_links(session, waiting, postman, actor="cli")
     _report_outcome("leaders' personal links", outcome, postman)
@@ -214,11 +243,11 @@ def raters() -> None:
 
 
 @raters.command("import")
-@click.option("--cohort", "slug", required=True, help="The cohort's slug (from its address).")
+@cohort_options("The cohort's slug (from its address).")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def raters_import(slug: str, path: Path) -> None:
+def raters_import(slug: str, coach_email: str | None, path: Path) -> None:
     """Invite raters from a CSV file (leader_email, rater_name, rater_email, relationship)."""
-    _import("raters", slug, path)
+    _import("raters", slug, coach_email, path)
 
 
 @cli.group()
@@ -227,14 +256,14 @@ def invitations() -> None:
 
 
 @invitations.command("send")
-@click.option("--cohort", "slug", required=True, help="The cohort's slug.")
-def invitations_send(slug: str) -> None:
+@cohort_options("The cohort's slug.")
+def invitations_send(slug: str, coach_email: str | None) -> None:
     """Mail every invitation of the cohort that has an address and was never mailed."""
     from assessment.reminders import outstanding, send_invitations, unsent
 
     postman = _postman()
     with _database().transaction() as session:
-        cohort = _cohort(session, slug)
+        cohort = _cohort(session, slug, coach_email)
         waiting = unsent(outstanding(session, cohort))
         outcome = send_invitations(session, waiting, postman, actor="cli")
     _report_outcome("invitations", outcome, postman)
@@ -302,14 +331,14 @@ def responses() -> None:
 
 
 @responses.command("import")
-@click.option("--cohort", "slug", required=True, help="The cohort's slug (from its web address).")
+@cohort_options()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def responses_import(slug: str, file: Path) -> None:
+def responses_import(slug: str, coach_email: str | None, file: Path) -> None:
     """Import responses from a CSV file: all of them, or none and one line per problem."""
     try:
         with _database().transaction() as session:
             summary = import_responses(
-                session, _cohort(session, slug), file.read_bytes(), actor="cli"
+                session, _cohort(session, slug, coach_email), file.read_bytes(), actor="cli"
             )
     except ImportProblems as error:
         for problem in error.problems:
@@ -325,17 +354,17 @@ def scores() -> None:
 
 
 @scores.command("export")
-@click.option("--cohort", "slug", required=True, help="The cohort's slug (from its web address).")
+@cohort_options()
 @click.option(
     "--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True
 )
 @click.option(
     "--out", type=click.Path(dir_okay=False, path_type=Path), help="Default: standard output."
 )
-def scores_export(slug: str, fmt: str, out: Path | None) -> None:
+def scores_export(slug: str, coach_email: str | None, fmt: str, out: Path | None) -> None:
     """Export every figure per leader, group, dimension and item (never a rater's answers)."""
     with _database().transaction() as session:
-        cohort = _cohort(session, slug)
+        cohort = _cohort(session, slug, coach_email)
         if out is None:
             export_scores(session, cohort, fmt, sys.stdout)
             return
@@ -350,11 +379,11 @@ def profiles() -> None:
 
 
 @profiles.command("fit")
-@click.option("--cohort", "slug", required=True, help="Any cohort on the instrument version.")
-def profiles_fit(slug: str) -> None:
+@cohort_options("Any cohort on the instrument version.")
+def profiles_fit(slug: str, coach_email: str | None) -> None:
     """Fit profiles on every leader of the cohort's instrument version and store the model."""
     with _database().transaction() as session:
-        fitted = fit_profile_model(session, _cohort(session, slug))
+        fitted = fit_profile_model(session, _cohort(session, slug, coach_email))
         if isinstance(fitted, TooFewLeaders):
             click.echo(fitted.message, err=True)
             sys.exit(1)
@@ -371,7 +400,7 @@ def reports_group() -> None:
 
 
 @reports_group.command("build")
-@click.option("--cohort", "slug", required=True, help="The cohort's slug (from its web address).")
+@cohort_options()
 @click.option(
     "--out",
     required=True,
@@ -384,10 +413,12 @@ def reports_group() -> None:
     default=None,
     help="Worker processes (default: one per CPU core).",
 )
-def reports_build(slug: str, out: Path, jobs: int | None) -> None:
+def reports_build(slug: str, coach_email: str | None, out: Path, jobs: int | None) -> None:
     """Render every leader's report and the cohort report, in parallel worker processes."""
+    with _database().transaction() as session:
+        cohort_id = _cohort(session, slug, coach_email).id
     try:
-        plan = plan_reports(_database(), slug, out)
+        plan = plan_reports(_database(), cohort_id, out)
     except BatchError as error:
         raise click.ClickException(str(error)) from None
     with click.progressbar(

@@ -67,7 +67,11 @@ def create_cohort(
     if not name:
         raise CohortError("a cohort needs a name")
     base = slugify(name)
-    taken = set(session.scalars(select(Cohort.slug).where(Cohort.slug.like(f"{base}%"))))
+    taken = set(
+        session.scalars(
+            select(Cohort.slug).where(Cohort.coach_id == coach.id, Cohort.slug.like(f"{base}%"))
+        )
+    )
     slug = base
     suffix = 2
     while slug in taken:
@@ -90,6 +94,27 @@ def create_cohort(
         session, coach.email, "cohort.create", f"cohort:{cohort.slug}", instrument=instrument.key
     )
     return cohort
+
+
+def find_cohort(session: Session, slug: str, coach_email: str | None = None) -> Cohort:
+    """The cohort with this slug, for the command line, where every coach's cohorts are in reach.
+
+    Slugs are unique per coach, so when two coaches use the same one, ``coach_email`` decides.
+    """
+    query = select(Cohort).join(Coach).where(Cohort.slug == slug)
+    if coach_email:
+        query = query.where(func.lower(Coach.email) == coach_email.strip().lower())
+    found = session.scalars(query).all()
+    if not found:
+        raise CohortError(
+            f"no cohort with the slug '{slug}'" + (f" for {coach_email}" if coach_email else "")
+        )
+    if len(found) > 1:
+        coaches = ", ".join(sorted(c.coach.email for c in found))
+        raise CohortError(
+            f"several coaches have a cohort '{slug}' ({coaches}): say whose with --coach EMAIL"
+        )
+    return found[0]
 
 
 def cohort_instrument(cohort: Cohort, language: str | None = None) -> Instrument:

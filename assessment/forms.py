@@ -17,7 +17,7 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import Email, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import Email, EqualTo, InputRequired, Length, NumberRange, Optional
 
 from assessment.instruments import Instrument
 from assessment.models import Relationship
@@ -65,6 +65,18 @@ class ResponseForm(FlaskForm):
 class LoginForm(FlaskForm):
     email = EmailField("Email", validators=[InputRequired(), Email(), Length(max=320)])
     password = PasswordField("Password", validators=[InputRequired(), Length(max=200)])
+
+
+class PasswordForm(FlaskForm):
+    current = PasswordField("Current password", validators=[InputRequired(), Length(max=200)])
+    new = PasswordField("New password", validators=[InputRequired(), Length(max=200)])
+    confirm = PasswordField(
+        "New password again",
+        validators=[
+            InputRequired(),
+            EqualTo("new", message="The two new passwords do not match; type them again."),
+        ],
+    )
 
 
 class CohortForm(FlaskForm):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -365,15 +366,31 @@ def _place(loc: tuple[int | str, ...]) -> str:
 
 
 def discover_instruments(folder: Path) -> tuple[list[Instrument], list[Problem]]:
-    """Every valid instrument in a folder, and the problems of the invalid ones."""
+    """Every valid instrument in a folder, and the problems of the invalid ones.
+
+    Each file is parsed once for as long as it is unchanged (same size and modification
+    time), so offering the questionnaires on every "new cohort" page costs a directory listing.
+    """
     instruments: list[Instrument] = []
     problems: list[Problem] = []
     for path in sorted(folder.glob("*.y*ml")):
-        try:
-            instruments.append(load_instrument(path))
-        except InstrumentError as error:
-            problems.extend(error.problems)
+        stat = path.stat()
+        instrument, found = _load_unchanged(str(path), stat.st_mtime_ns, stat.st_size)
+        if instrument is not None:
+            instruments.append(instrument)
+        problems.extend(found)
     return instruments, problems
+
+
+@lru_cache(maxsize=256)
+def _load_unchanged(
+    path: str, _mtime_ns: int, _size: int
+) -> tuple[Instrument | None, tuple[Problem, ...]]:
+    """One file's instrument or problems; the cache key includes what changes with its content."""
+    try:
+        return load_instrument(Path(path)), ()
+    except InstrumentError as error:
+        return None, tuple(error.problems)
 
 
 def translation_problems(base: Instrument, translation: Instrument) -> list[str]:

@@ -10,6 +10,7 @@ and it is deleted in the same transaction that writes the submitted response.
 from __future__ import annotations
 
 import enum
+import secrets
 import uuid
 from datetime import UTC, date, datetime
 from typing import Any
@@ -37,6 +38,10 @@ from assessment.database import Base
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def new_session_key() -> str:
+    return secrets.token_urlsafe(24)
 
 
 class Relationship(enum.StrEnum):
@@ -72,17 +77,25 @@ class Coach(Base):
     email: Mapped[str] = mapped_column(String(320), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Every signed-in session carries this value; signing out or a new password replaces it,
+    # which ends every session made before (assessment/accounts.py).
+    session_key: Mapped[str] = mapped_column(String(64), default=new_session_key)
 
     cohorts: Mapped[list[Cohort]] = relationship(back_populates="coach")
 
 
 class Cohort(Base):
-    """A feedback campaign; holds a frozen copy of its instrument so YAML edits never change it."""
+    """A feedback campaign; holds a frozen copy of its instrument so YAML edits never change it.
+
+    Its slug (the address part) is unique per coach only: a slug never tells one coach that
+    another has a cohort of that name.
+    """
 
     __tablename__ = "cohort"
+    __table_args__ = (UniqueConstraint("coach_id", "slug"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    slug: Mapped[str] = mapped_column(String(80))
     name: Mapped[str] = mapped_column(String(200))
     coach_id: Mapped[int] = mapped_column(ForeignKey("coach.id", ondelete="RESTRICT"), index=True)
     instrument_id: Mapped[str] = mapped_column(String(80))

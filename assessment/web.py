@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hmac
 import re
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -44,6 +45,10 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
+
+
+HSTS = "max-age=31536000; includeSubDomains"
+"""Production only: browsers then refuse plain HTTP to this host for a year."""
 
 
 def database() -> Database:
@@ -94,7 +99,10 @@ def install(app: Flask) -> None:
         if "postman" in g:
             _send_mail(g.postman)
         response.headers.update(SECURITY_HEADERS)
-        if request.endpoint and request.endpoint.startswith(("rate.", "leader.")):
+        if settings().production:
+            response.headers["Strict-Transport-Security"] = HSTS
+        if request.endpoint != "static":
+            # Every page, export and PDF is personal or confidential: no cache keeps a copy.
             response.headers["Cache-Control"] = "no-store"
         return response
 
@@ -213,12 +221,22 @@ def rollback() -> None:
         g.db_session.rollback()
 
 
+def start_session(coach: Coach) -> None:
+    """Sign this browser in as ``coach``: a fresh session that carries the coach's session key."""
+    session.clear()
+    session["coach_id"] = coach.id
+    session["coach_key"] = coach.session_key
+    g.coach = coach
+
+
 def current_coach() -> Coach | None:
-    coach_id = session.get("coach_id")
-    if coach_id is None:
-        return None
+    """The signed-in coach, or None; a session whose key the coach has since replaced (by
+    signing out or a new password) is not signed in any more."""
     if "coach" not in g:
-        g.coach = db_session().get(Coach, coach_id)
+        coach_id, key = session.get("coach_id"), session.get("coach_key", "")
+        coach = db_session().get(Coach, coach_id) if coach_id is not None else None
+        valid = coach is not None and hmac.compare_digest(coach.session_key, str(key))
+        g.coach = coach if valid else None
     return g.coach
 
 

@@ -80,7 +80,7 @@ TODAY = date(2025, 10, 3)
 def build(folder: Path, leaders: int) -> tuple[str, int, str]:
     """A fresh database: the demo cohort and a synthetic one of ``leaders`` leaders.
 
-    Returns the URL, the demo leader with the most raters, and the synthetic cohort's slug.
+    Returns the URL, the demo leader with the most raters, and the synthetic cohort's id.
     """
     url = f"sqlite:///{folder / 'bench-reports.sqlite3'}"
     migrate.upgrade(url)
@@ -96,7 +96,7 @@ def build(folder: Path, leaders: int) -> tuple[str, int, str]:
             for n in range(leaders)
         ]
         store_responses(session, synthetic_responses(instrument, [p.id for p in people]))
-        slug = cohort.slug
+        cohort_id = cohort.id
     with database.transaction() as session:
         fit_profile_model(session, session.merge(cohort))
     with database.session() as session:
@@ -109,7 +109,7 @@ def build(folder: Path, leaders: int) -> tuple[str, int, str]:
             .limit(1)
         ).first()[0]
     database.dispose()
-    return url, demo_leader, slug
+    return url, demo_leader, cohort_id
 
 
 def synthetic_responses(instrument: Instrument, leader_ids: list[int]) -> list[NewResponse]:
@@ -234,12 +234,12 @@ def machine_parallelism(jobs: int, tasks: int = 6) -> float:
     return time.perf_counter() - started
 
 
-def bench_batch(url: str, slug: str, folder: Path, jobs: int) -> dict[str, float]:
+def bench_batch(url: str, cohort_id: int, folder: Path, jobs: int) -> dict[str, float]:
     out = folder / f"batch-{jobs}"
     shutil.rmtree(out, ignore_errors=True)
     database = Database(url)
     started = time.perf_counter()
-    plan = plan_reports(database, slug, out, TODAY)
+    plan = plan_reports(database, cohort_id, out, TODAY)
     result = run_reports(plan, jobs)
     elapsed = time.perf_counter() - started
     database.dispose()
@@ -262,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     folder = Path(tempfile.mkdtemp(prefix="cl360-bench-")) if args.keep is None else args.keep
     folder.mkdir(parents=True, exist_ok=True)
     try:
-        url, demo_leader, slug = build(folder, args.leaders)
+        url, demo_leader, cohort_id = build(folder, args.leaders)
         print(f"cores: {os.cpu_count()}; load average: {os.getloadavg()[0]:.2f}")
         if args.only in (None, "a"):
             single = bench_single(url, demo_leader, args.repeat)
@@ -275,9 +275,9 @@ def main(argv: list[str] | None = None) -> int:
             )
         if args.only in (None, "b"):
             control_one = machine_parallelism(1)
-            one = bench_batch(url, slug, folder, 1)
+            one = bench_batch(url, cohort_id, folder, 1)
             control_two = machine_parallelism(2)
-            two = bench_batch(url, slug, folder, 2)
+            two = bench_batch(url, cohort_id, folder, 2)
             speedup = one["seconds"] / two["seconds"]
             control = control_one / control_two
             print(

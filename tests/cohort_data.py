@@ -24,6 +24,7 @@ COMMENT = "Explains why the work matters before the targets."
 
 @dataclass(frozen=True)
 class SmallCohort:
+    id: int
     slug: str
     name: str
     leaders: dict[str, int]  # name -> id
@@ -67,7 +68,7 @@ def make_cohort(
                 new.append(NewResponse(leader.id, relationship, ratings, comments, predicted))
         store_responses(session, new)
         return SmallCohort(
-            cohort.slug, cohort.name, {n: leader.id for n, leader in leaders.items()}
+            cohort.id, cohort.slug, cohort.name, {n: leader.id for n, leader in leaders.items()}
         )
 
 

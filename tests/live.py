@@ -55,6 +55,7 @@ def gunicorn(
         "SECRET_KEY": "live server secret",
         "CL360_INSTANCE": str(instance),
         "CL360_BASE_URL": f"http://127.0.0.1:{port}",
+        "PYTHONUNBUFFERED": "1",
         **(env or {}),
     }
     with log.open("w") as output:

@@ -6,6 +6,8 @@ import io
 import re
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pypdf import PdfReader
 from sqlalchemy import func, select
 
@@ -285,3 +287,32 @@ def test_reopened_cohort_keeps_the_released_report_until_enough_new_responses(
         second = release_report(s, lead, postman, actor="coach@example.org")
         assert len(second.response_ids) == 8
         assert second.counts["peer"] == 6
+
+
+def _redaction_by_pattern(original: str, edited: str) -> bool:
+    """The rule as a regular expression: plain to read, far too slow for long comments."""
+    pieces = edited.split(REDACTED)
+    if len(pieces) == 1:
+        return edited == original
+    pattern = "(?:.+?)".join(re.escape(piece) for piece in pieces)
+    return re.fullmatch(pattern, original, flags=re.DOTALL) is not None
+
+
+@given(
+    original=st.text(alphabet="ab [redacted]", max_size=14),
+    cuts=st.lists(st.tuples(st.integers(0, 14), st.integers(0, 4)), max_size=3),
+    noise=st.text(alphabet="abc", max_size=2),
+)
+def test_the_redaction_check_equals_its_definition(original, cuts, noise):
+    edited = original
+    for start, length in cuts:
+        edited = edited[:start] + REDACTED + edited[start + length :]
+    for candidate in (edited, edited + noise, noise + edited):
+        assert is_redaction(original, candidate) == _redaction_by_pattern(original, candidate)
+
+
+def test_a_long_comment_is_checked_at_once():
+    original = "word " * 400  # 2,000 characters
+    edited = original[:10] + REDACTED + original[20:-30] + REDACTED
+    assert is_redaction(original, edited)
+    assert not is_redaction(original, edited + "x")

@@ -148,3 +148,25 @@ def test_concurrent_saves_keep_one_draft_and_never_fail(server, database, coach,
     assert (status, responses, drafts) == (InvitationStatus.DRAFT, 0, 1)
     for browser in browsers:
         browser.close()
+
+
+def test_the_access_log_never_holds_a_token(server, database, coach, instrument):
+    _, link = new_invitation(database, coach, instrument)
+    browser = Browser(server)
+    browser.post(link, {**browser.open_form(link), "action": "save"})
+    browser.client.get("/l/" + "x" * 43)
+    browser.close()
+    log = server.log.read_text()
+    assert '"GET /r/[link] HTTP/1.1" 200' in log and '"POST /r/[link] HTTP/1.1" 302' in log
+    assert link.removeprefix("/r/") not in log and "x" * 43 not in log
+
+
+def test_the_development_servers_log_never_holds_a_token(app, caplog):
+    import logging
+
+    token = "A" * 43
+    with caplog.at_level(logging.INFO, logger="werkzeug"):
+        logging.getLogger("werkzeug").info(
+            '%s - - [%s] "%s" %s -', "127.0.0.1", "now", f"GET /l/{token}/plan HTTP/1.1", "200"
+        )
+    assert "GET /l/[link]/plan HTTP/1.1" in caplog.text and token not in caplog.text

@@ -631,3 +631,22 @@ def test_arbitrary_yaml_documents_load_or_give_problems(data: object) -> None:
 @given(minimal_with_one_part_replaced())
 def test_an_instrument_with_any_part_replaced_loads_or_gives_problems(raw: bytes) -> None:
     _loads_or_reports(raw)
+
+
+def test_an_unchanged_folder_is_parsed_once_and_an_edit_is_seen(tmp_path):
+    import os
+    import shutil
+
+    from assessment.config import PROJECT_ROOT
+    from assessment.instruments import discover_instruments
+
+    source = PROJECT_ROOT / "instruments" / "compassionate-leadership-pulse.v1.yaml"
+    copy = tmp_path / "pulse.yaml"
+    shutil.copy(source, copy)
+    (first,), _ = discover_instruments(tmp_path)
+    (again,), _ = discover_instruments(tmp_path)
+    assert again is first  # the same object: not parsed a second time
+    copy.write_text(copy.read_text().replace("title:", "title: Edited", 1))
+    os.utime(copy, ns=(copy.stat().st_atime_ns, copy.stat().st_mtime_ns + 10**9))
+    (edited,), _ = discover_instruments(tmp_path)
+    assert edited is not first and edited.title.startswith("Edited")

@@ -352,3 +352,42 @@ def test_pulse_instrument_works_with_no_code_change(signed_in, pulse, session):
     assert session.scalar(select(func.max(Answer.value))) == 7
     leader = session.scalar(select(Leader))
     assert leader.cohort.instrument_id == pulse.id
+
+
+def test_no_page_export_or_report_is_kept_in_a_cache(signed_in):
+    cohort_url = create_cohort(signed_in)
+    for path in ("/login", "/cohorts", cohort_url, f"{cohort_url}/scores.csv", "/r/nonsense"):
+        assert signed_in.get(path).headers["Cache-Control"] == "no-store", path
+    static = signed_in.get("/static/app.css")
+    assert "no-store" not in static.headers.get("Cache-Control", "")
+    static.close()
+
+
+def test_production_asks_browsers_for_https_only(settings):
+    from dataclasses import replace
+
+    from assessment.app import create_app
+
+    app = create_app(replace(settings, production=True))
+    assert "max-age=" in app.test_client().get("/login").headers["Strict-Transport-Security"]
+    app.extensions["cl360.db"].dispose()
+
+
+def test_a_cohort_address_says_nothing_about_other_coaches(app, signed_in, database, runner):
+    from assessment.accounts import create_coach
+    from assessment.cli import cli
+    from tests.cohort_data import client_signed_in_as
+
+    with database.transaction() as s:
+        create_coach(s, "second@example.org", "a second coach password")
+    second = client_signed_in_as(app, "second@example.org", "a second coach password")
+    mine, theirs = create_cohort(signed_in), create_cohort(second)
+    assert mine == theirs == "/cohorts/ward-leaders-2027"  # the same name, each their own
+    add_leader(signed_in, mine, "Rosa Fernandes", "rosa@example.org")
+    assert "Rosa Fernandes" not in second.get(theirs).get_data(as_text=True)
+    ambiguous = runner.invoke(cli, ["scores", "export", "--cohort", "ward-leaders-2027"])
+    assert ambiguous.exit_code == 1 and "say whose with --coach" in ambiguous.output
+    chosen = runner.invoke(
+        cli, ["scores", "export", "--cohort", "ward-leaders-2027", "--coach", "coach@example.org"]
+    )
+    assert chosen.exit_code == 0, chosen.output

@@ -139,3 +139,24 @@ def test_the_leaders_links_survive_the_self_assessment_and_the_release(
     # The cohort is closed: rater links say so instead of dying.
     closed = leader_browser.get(f"/r/{mailed_self}")
     assert closed.status_code == 403 and "closed" in closed.get_data(True)
+
+
+def test_a_new_link_is_shown_in_the_answer_and_never_kept_in_the_session(signed_in, rater):
+    cohort, leader, _, _ = rater
+    leader_page = f"/cohorts/{cohort.slug}/leaders/{leader.id}"
+    made = post(
+        signed_in,
+        leader_page,
+        leader_page,
+        {"relationship": "peer", "rater_name": "Sam | Ward 7", "count": "1"},
+    )
+    html = made.get_data(as_text=True)
+    assert made.status_code == 200
+    assert '<span class="links__who">Sam | Ward 7</span>' in html
+    (link,) = re.findall(r'value="http://localhost(/r/[^"]+)"', html)
+    app = signed_in.application
+    stored = app.session_interface.get_signing_serializer(app).loads(
+        signed_in.get_cookie("session").value
+    )
+    assert link.removeprefix("/r/") not in str(stored)
+    assert link not in signed_in.get(leader_page).get_data(as_text=True)  # shown once

@@ -8,10 +8,10 @@ from flask import Blueprint, flash, redirect, render_template, request, session,
 from werkzeug.wrappers import Response
 
 from assessment import ratelimits
-from assessment.accounts import authenticate
+from assessment.accounts import AccountError, authenticate, change_password, end_sessions
 from assessment.extensions import limiter
-from assessment.forms import EmptyForm, LoginForm
-from assessment.web import db_session
+from assessment.forms import EmptyForm, LoginForm, PasswordForm
+from assessment.web import current_coach, db_session, login_required, start_session
 
 blueprint = Blueprint("auth", __name__)
 
@@ -44,8 +44,7 @@ def login() -> str | Response | tuple[str, int]:
     if form.validate_on_submit():
         coach = authenticate(db_session(), form.email.data or "", form.password.data or "")
         if coach is not None:
-            session.clear()
-            session["coach_id"] = coach.id
+            start_session(coach)
             return redirect(safe_next(request.args.get("next")))
         flash("That email and password do not match an account.", "error")
     return render_template("login.html", form=form), 200 if request.method == "GET" else 401
@@ -54,5 +53,31 @@ def login() -> str | Response | tuple[str, int]:
 @blueprint.route("/logout", methods=["POST"])
 def logout() -> Response:
     if EmptyForm().validate_on_submit():
+        if (coach := current_coach()) is not None:
+            end_sessions(db_session(), coach)  # every copy of this session, on every device
         session.clear()
     return redirect(url_for("auth.login"))
+
+
+@blueprint.route("/account/password", methods=["GET", "POST"])
+@login_required
+def password() -> str | Response | tuple[str, int]:
+    coach = current_coach()
+    form = PasswordForm()
+    if form.validate_on_submit():
+        if authenticate(db_session(), coach.email, form.current.data or "") is None:
+            form.current.errors.append("That is not your current password.")
+        else:
+            try:
+                change_password(db_session(), coach, form.new.data or "")
+            except AccountError as error:
+                form.new.errors.append(f"Not changed: {error}.")
+            else:
+                start_session(coach)
+                flash(
+                    "Your password is changed. Any other place you were signed in has been "
+                    "signed out.",
+                    "success",
+                )
+                return redirect(url_for("coach.cohorts"))
+    return render_template("coach/password.html", form=form), 400 if form.errors else 200

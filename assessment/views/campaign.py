@@ -30,7 +30,7 @@ from assessment.models import Cohort, MailMessage, Nomination
 from assessment.responses import leader_responses
 from assessment.results import cohort_results
 from assessment.scoring import Rules, score_leader
-from assessment.views.coach import NewLink, _my_cohort, _my_leader, render_cohort, render_leader
+from assessment.views.coach import NewLink, my_cohort, my_leader, render_cohort, render_leader
 from assessment.web import (
     current_coach,
     db_session,
@@ -60,7 +60,7 @@ IMPORTERS = {"leaders": import_leaders, "raters": import_raters}
 @blueprint.route("/cohorts/<slug>/import/<kind>", methods=["POST"])
 @login_required
 def import_csv(slug: str, kind: str) -> Response | tuple[str, int]:
-    cohort = _my_cohort(slug)
+    cohort = my_cohort(slug)
     require(kind in IMPORTERS)
     forms = {k: ImportForm(prefix=k, formdata=None) for k in IMPORTERS}
     form = forms[kind] = ImportForm(prefix=kind)
@@ -89,7 +89,7 @@ def import_csv(slug: str, kind: str) -> Response | tuple[str, int]:
 @blueprint.route("/cohorts/<slug>/schedule", methods=["POST"])
 @login_required
 def schedule(slug: str) -> Response:
-    cohort = _my_cohort(slug)
+    cohort = my_cohort(slug)
     form = ScheduleForm()
     if form.validate_on_submit():
         try:
@@ -106,7 +106,7 @@ def schedule(slug: str) -> Response:
 @blueprint.route("/cohorts/<slug>/invitations/send", methods=["POST"])
 @login_required
 def send_invitations(slug: str) -> Response:
-    cohort = _my_cohort(slug)
+    cohort = my_cohort(slug)
     if EmptyForm().validate_on_submit():
         waiting = reminders.unsent(reminders.outstanding(db_session(), cohort))
         outcome = reminders.send_invitations(db_session(), waiting, postman(), actor=_actor())
@@ -118,7 +118,7 @@ def send_invitations(slug: str) -> Response:
 @login_required
 def send_leader_links(slug: str) -> Response:
     """Mail a personal link to every leader who has none yet (for nominations and progress)."""
-    cohort = _my_cohort(slug)
+    cohort = my_cohort(slug)
     if EmptyForm().validate_on_submit():
         waiting = reminders.leaders_without_link(db_session(), cohort)
         outcome = reminders.send_leader_links(db_session(), waiting, postman(), actor=_actor())
@@ -129,7 +129,7 @@ def send_leader_links(slug: str) -> Response:
 @blueprint.route("/cohorts/<slug>/remind", methods=["POST"])
 @login_required
 def remind(slug: str) -> Response:
-    cohort = _my_cohort(slug)
+    cohort = my_cohort(slug)
     if EmptyForm().validate_on_submit():
         try:
             outcome = reminders.remind_outstanding(
@@ -152,7 +152,7 @@ def _flash_outcome(what: str, outcome: reminders.Outcome) -> None:
 @blueprint.route("/cohorts/<slug>/outbox")
 @login_required
 def outbox(slug: str) -> str:
-    cohort = _my_cohort(slug)
+    cohort = my_cohort(slug)
     messages = db_session().scalars(
         select(MailMessage)
         .where(MailMessage.cohort_id == cohort.id)
@@ -170,7 +170,7 @@ def outbox(slug: str) -> str:
 @blueprint.route("/cohorts/<slug>/reopen", methods=["POST"])
 @login_required
 def reopen(slug: str) -> Response:
-    cohort = _my_cohort(slug)
+    cohort = my_cohort(slug)
     if EmptyForm().validate_on_submit():
         try:
             reopen_cohort(db_session(), cohort, _actor())
@@ -203,7 +203,7 @@ def _decision_form(nomination: Nomination, formdata: bool = False) -> DecisionFo
 @blueprint.route("/cohorts/<slug>/nominations")
 @login_required
 def nominations_page(slug: str) -> str:
-    cohort = _my_cohort(slug)
+    cohort = my_cohort(slug)
     waiting = nominations.pending(db_session(), cohort)
     return render_template(
         "coach/nominations.html",
@@ -259,7 +259,7 @@ def _first_error(form: DecisionForm) -> str:
 @blueprint.route("/cohorts/<slug>/leaders/<int:leader_id>/link", methods=["POST"])
 @login_required
 def leader_link(slug: str, leader_id: int) -> Response | tuple[str, int]:
-    leader = _my_leader(slug, leader_id)
+    leader = my_leader(slug, leader_id)
     if EmptyForm().validate_on_submit():
         try:
             link = reminders.send_leader_link(db_session(), leader, postman(), actor=_actor())
@@ -277,7 +277,7 @@ def leader_link(slug: str, leader_id: int) -> Response | tuple[str, int]:
 @blueprint.route("/cohorts/<slug>/leaders/<int:leader_id>/comments", methods=["GET", "POST"])
 @login_required
 def moderate(slug: str, leader_id: int) -> str | Response | tuple[str, int]:
-    leader = _my_leader(slug, leader_id)
+    leader = my_leader(slug, leader_id)
     instrument = cohort_instrument(leader.cohort)
     form = RedactionForm()
     secret = settings().secret_key
@@ -320,7 +320,7 @@ def moderate(slug: str, leader_id: int) -> str | Response | tuple[str, int]:
 @blueprint.route("/cohorts/<slug>/leaders/<int:leader_id>/release", methods=["POST"])
 @login_required
 def release(slug: str, leader_id: int) -> Response:
-    leader = _my_leader(slug, leader_id)
+    leader = my_leader(slug, leader_id)
     if EmptyForm().validate_on_submit():
         try:
             releases.release_report(db_session(), leader, postman(), actor=_actor())
@@ -339,7 +339,7 @@ def release(slug: str, leader_id: int) -> Response:
 @login_required
 def export_scores(slug: str, fmt: str) -> Response:
     """The cohort's aggregated scores: the rows of ``cl360 scores export``, as CSV or XLSX."""
-    cohort = _my_cohort(slug)
+    cohort = my_cohort(slug)
     require(fmt in ("csv", "xlsx"))
     if fmt == "csv":
         out = io.StringIO()

@@ -117,14 +117,17 @@ def cohorts() -> str | Response:
     )
 
 
-def _my_cohort(slug: str) -> Cohort:
-    cohort = db_session().scalar(select(Cohort).where(Cohort.slug == slug))
-    require(cohort is not None and cohort.coach_id == current_coach().id)
+def my_cohort(slug: str) -> Cohort:
+    """The signed-in coach's cohort with this slug, or 404 (slugs are unique per coach)."""
+    cohort = db_session().scalar(
+        select(Cohort).where(Cohort.slug == slug, Cohort.coach_id == current_coach().id)
+    )
+    require(cohort is not None)
     return cohort
 
 
-def _my_leader(slug: str, leader_id: int) -> Leader:
-    cohort = _my_cohort(slug)
+def my_leader(slug: str, leader_id: int) -> Leader:
+    cohort = my_cohort(slug)
     leader = db_session().get(Leader, leader_id)
     require(leader is not None and leader.cohort_id == cohort.id)
     return leader
@@ -133,7 +136,7 @@ def _my_leader(slug: str, leader_id: int) -> Leader:
 @blueprint.route("/cohorts/<slug>", methods=["GET", "POST"])
 @login_required
 def cohort(slug: str) -> str | Response | tuple[str, int]:
-    cohort = _my_cohort(slug)
+    cohort = my_cohort(slug)
     form = LeaderForm()
     if form.validate_on_submit():
         if not cohort.is_open:
@@ -202,7 +205,7 @@ def render_cohort(
 @blueprint.route("/cohorts/<slug>/close", methods=["POST"])
 @login_required
 def close(slug: str) -> Response:
-    cohort = _my_cohort(slug)
+    cohort = my_cohort(slug)
     if EmptyForm().validate_on_submit():
         try:
             close_cohort(db_session(), cohort, current_coach().email)
@@ -227,7 +230,7 @@ class NewLink:
 @blueprint.route("/cohorts/<slug>/leaders/<int:leader_id>", methods=["GET", "POST"])
 @login_required
 def leader(slug: str, leader_id: int) -> tuple[str, int]:
-    leader = _my_leader(slug, leader_id)
+    leader = my_leader(slug, leader_id)
     form = _invitation_form(leader)
     if form.validate_on_submit():
         links = _create_links(leader, form)
@@ -371,7 +374,7 @@ def revoke(link_id: int) -> Response:
 @blueprint.route("/cohorts/<slug>/leaders/<int:leader_id>/report.pdf")
 @login_required
 def report(slug: str, leader_id: int) -> Response:
-    leader = _my_leader(slug, leader_id)
+    leader = my_leader(slug, leader_id)
     pdf = coach_report_pdf(db_session(), leader)
     filename = reporting.report_filename(leader)
     download = request.args.get("inline") is None

@@ -8,12 +8,11 @@ so a guessed slug reveals nothing.
 from __future__ import annotations
 
 from flask import Blueprint, request
-from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from assessment import reporting
-from assessment.models import Cohort
-from assessment.web import current_coach, db_session, login_required, require
+from assessment.views.coach import my_cohort
+from assessment.web import db_session, login_required
 
 blueprint = Blueprint("reports", __name__)
 
@@ -21,8 +20,7 @@ blueprint = Blueprint("reports", __name__)
 @blueprint.route("/cohorts/<slug>/cohort-report.pdf")
 @login_required
 def cohort_report(slug: str) -> Response:
-    cohort = db_session().scalar(select(Cohort).where(Cohort.slug == slug))
-    require(cohort is not None and cohort.coach_id == current_coach().id)
+    cohort = my_cohort(slug)
     pdf = reporting.cohort_report_pdf(db_session(), cohort)
     disposition = "inline" if request.args.get("inline") is not None else "attachment"
     filename = reporting.cohort_report_filename(cohort)

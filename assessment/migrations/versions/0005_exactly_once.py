@@ -10,6 +10,8 @@ owner; the hashes already issued move there and keep working. Hand-written; batc
 ALTERs so it runs on SQLite as well as PostgreSQL.
 """
 
+import secrets
+
 from alembic import op
 import sqlalchemy as sa
 
@@ -93,6 +95,19 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("error", sa.String(length=500), nullable=True))
         batch_op.add_column(sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True))
     op.execute("UPDATE mail_message SET status = 'outbox' WHERE transport = 'outbox'")
+    with op.batch_alter_table("cohort") as batch_op:
+        batch_op.drop_constraint("uq_cohort_slug", type_="unique")
+        batch_op.create_unique_constraint("uq_cohort_coach_id", ["coach_id", "slug"])
+    with op.batch_alter_table("coach") as batch_op:
+        batch_op.add_column(sa.Column("session_key", sa.String(length=64), nullable=True))
+    connection = op.get_bind()
+    for (coach_id,) in connection.execute(sa.text("SELECT id FROM coach")).all():
+        connection.execute(
+            sa.text("UPDATE coach SET session_key = :key WHERE id = :id"),
+            {"key": secrets.token_urlsafe(24), "id": coach_id},
+        )
+    with op.batch_alter_table("coach") as batch_op:
+        batch_op.alter_column("session_key", existing_type=sa.String(length=64), nullable=False)
     op.create_table(
         "rate_limit",
         sa.Column("key", sa.String(length=200), nullable=False),
@@ -105,6 +120,17 @@ def upgrade() -> None:
 def downgrade() -> None:
     """Back to one link per owner: the newest live one is kept, the others stop working."""
     op.drop_table("rate_limit")
+    with op.batch_alter_table("coach") as batch_op:
+        batch_op.drop_column("session_key")
+    # Slugs unique across coaches again: a second coach's clash gets its cohort id appended.
+    op.execute(
+        "UPDATE cohort SET slug = slug || '-' || CAST(id AS VARCHAR(20)) WHERE EXISTS ("
+        " SELECT 1 FROM cohort AS earlier WHERE earlier.slug = cohort.slug"
+        " AND earlier.id < cohort.id)"
+    )
+    with op.batch_alter_table("cohort") as batch_op:
+        batch_op.drop_constraint("uq_cohort_coach_id", type_="unique")
+        batch_op.create_unique_constraint("uq_cohort_slug", ["slug"])
     with op.batch_alter_table("mail_message") as batch_op:
         batch_op.drop_column("sent_at")
         batch_op.drop_column("error")

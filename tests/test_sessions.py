@@ -1,0 +1,98 @@
+"""Signing out, or changing the password, ends every earlier session of that coach: a copied
+cookie stops working (docs/operations.md, "Sessions")."""
+
+from __future__ import annotations
+
+from flask.testing import FlaskClient
+
+from assessment.accounts import authenticate
+from assessment.cli import cli
+from tests.conftest import COACH_EMAIL, COACH_PASSWORD, csrf_token
+
+
+def copy_of(app, client: FlaskClient) -> FlaskClient:
+    """Another browser holding a copy of ``client``'s session cookie."""
+    thief = app.test_client()
+    cookie = client.get_cookie("session")
+    thief.set_cookie(cookie.key, cookie.value)
+    return thief
+
+
+def signed_in_again(app) -> FlaskClient:
+    client = app.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    response = client.post(
+        "/login",
+        data={"email": COACH_EMAIL, "password": COACH_PASSWORD, "csrf_token": csrf_token(page)},
+    )
+    assert response.status_code == 302
+    return client
+
+
+def test_signing_out_ends_every_copy_of_the_session(app, signed_in):
+    other_device = signed_in_again(app)
+    thief = copy_of(app, signed_in)
+    assert thief.get("/cohorts").status_code == 200
+    page = signed_in.get("/cohorts").get_data(as_text=True)
+    assert signed_in.post("/logout", data={"csrf_token": csrf_token(page)}).status_code == 302
+    for client in (signed_in, thief, other_device):
+        response = client.get("/cohorts")
+        assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_changing_the_password_ends_the_other_sessions_and_keeps_this_one(app, signed_in, database):
+    other_device = signed_in_again(app)
+    thief = copy_of(app, signed_in)
+    page = signed_in.get("/account/password").get_data(as_text=True)
+    wrong = signed_in.post(
+        "/account/password",
+        data={
+            "current": "not my password",
+            "new": "a brand new passphrase",
+            "confirm": "a brand new passphrase",
+            "csrf_token": csrf_token(page),
+        },
+    )
+    assert wrong.status_code == 400 and "not your current password" in wrong.get_data(True)
+    changed = signed_in.post(
+        "/account/password",
+        data={
+            "current": COACH_PASSWORD,
+            "new": "a brand new passphrase",
+            "confirm": "a brand new passphrase",
+            "csrf_token": csrf_token(page),
+        },
+    )
+    assert changed.status_code == 302
+    assert signed_in.get("/cohorts").status_code == 200
+    for client in (thief, other_device):
+        assert client.get("/cohorts").status_code == 302
+    with database.session() as s:
+        assert authenticate(s, COACH_EMAIL, "a brand new passphrase") is not None
+        assert authenticate(s, COACH_EMAIL, COACH_PASSWORD) is None
+
+
+def test_a_new_password_must_be_long_and_typed_twice_alike(signed_in):
+    page = signed_in.get("/account/password").get_data(as_text=True)
+    for new, confirm, message in (
+        ("short", "short", "at least 10 characters"),
+        ("a brand new passphrase", "a different passphrase", "do not match"),
+    ):
+        response = signed_in.post(
+            "/account/password",
+            data={
+                "current": COACH_PASSWORD,
+                "new": new,
+                "confirm": confirm,
+                "csrf_token": csrf_token(page),
+            },
+        )
+        assert response.status_code == 400 and message in response.get_data(True)
+
+
+def test_the_command_line_can_reset_a_password_and_ends_every_session(app, runner, signed_in):
+    result = runner.invoke(
+        cli, ["set-password", COACH_EMAIL], input="a reset passphrase\na reset passphrase\n"
+    )
+    assert result.exit_code == 0, result.output
+    assert signed_in.get("/cohorts").status_code == 302
