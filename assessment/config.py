@@ -155,7 +155,6 @@ class Settings:
             "RATELIMIT_ENABLED": not self.testing,
             # A storage outage must not refuse people; the request then meets the real error.
             "RATELIMIT_SWALLOW_ERRORS": True,
-            "RATELIMIT_HEADERS_ENABLED": True,
         }
         if self.ratelimit_storage_uri:
             return {**shared, "RATELIMIT_STORAGE_URI": self.ratelimit_storage_uri}

@@ -15,7 +15,7 @@ import secrets
 from collections.abc import Callable
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from assessment import audit
 from assessment.cohorts import CohortError, checked_line
@@ -111,10 +111,23 @@ def undelivered(token: str) -> Callable[[Session], None]:
 
 
 def find_link(session: Session, token: str) -> AccessLink | None:
-    """The link a token belongs to (revoked or not), or None for anything that is not ours."""
+    """The link a token belongs to (revoked or not), or None for anything that is not ours.
+
+    What a page behind the link reads comes in the same query: the invitation, its draft,
+    the leader and the cohort (every rater request starts here).
+    """
     if not _TOKEN_SHAPE.match(token):
         return None
-    return session.scalar(select(AccessLink).where(AccessLink.token_hash == hash_token(token)))
+    invitation = joinedload(AccessLink.invitation)
+    return session.scalar(
+        select(AccessLink)
+        .where(AccessLink.token_hash == hash_token(token))
+        .options(
+            invitation.joinedload(Invitation.leader).joinedload(Leader.cohort),
+            invitation.joinedload(Invitation.draft),
+            joinedload(AccessLink.leader).joinedload(Leader.cohort),
+        )
+    )
 
 
 def live_links(owner: Invitation | Leader) -> list[AccessLink]:

@@ -7,8 +7,9 @@ Three things are limited, each counted where all web workers see the same counte
   are stopped as surely as one address guessing thirty; a successful sign-in costs nothing.
 - **Links**: requests per link (a hash of the token, never the token), generous enough for any
   person filling in a form with autosave; and, per address, requests with a link that is not
-  one of ours. Working links are never counted per address, so 150 raters behind one NHS
-  trust's address are never refused because of each other.
+  one of ours (:func:`unknown_link_allowed`, counted by the views once they know). Working
+  links are never counted per address, so 150 raters behind one NHS trust's address are never
+  refused because of each other, and cost no counter beyond their own.
 
 Counters live in Redis when ``RATELIMIT_STORAGE_URI`` names it, and otherwise in the product's
 own database (:class:`DatabaseStorage`), which every worker shares: the default is right with
@@ -24,13 +25,14 @@ from typing import Any
 
 from flask import current_app, request
 from flask_limiter.util import get_remote_address
+from limits import parse
 from limits.storage import Storage
 from sqlalchemy import case, delete, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
-from assessment.database import WRITES, Database, make_engine
-from assessment.invitations import find_link
+from assessment.database import WRITES, make_engine
+from assessment.extensions import limiter
 from assessment.models import RateLimitCounter
 
 SIGN_IN_PER_ACCOUNT = "10 per 15 minutes"
@@ -38,17 +40,13 @@ SIGN_IN_PER_ADDRESS = "30 per 15 minutes"
 RATER_LINK = "120 per minute"
 """Per link: autosave sends at most one request every 1.5 seconds while someone is answering."""
 LEADER_LINK = "60 per minute"
-UNKNOWN_LINKS_PER_ADDRESS = "30 per minute"
+UNKNOWN_LINKS_PER_ADDRESS = parse("30 per minute")
 UNKNOWN_LINKS_SCOPE = "unknown-links"
 """One budget for rater and leader links alike: a guesser does not get two."""
 
 DATABASE_SCHEME = "cl360-database"
 CLEANUP_CHANCE = 0.01
 """Share of counter updates that also delete expired counters (keeps the table small)."""
-
-
-def database() -> Database:
-    return current_app.extensions["cl360.db"]
 
 
 def account_key() -> str:
@@ -70,20 +68,16 @@ def failed_sign_in(response: Any) -> bool:
     return response.status_code == 401
 
 
-def unknown_link(response: Any) -> bool:
-    return response.status_code in (404, 410)
-
-
-def known_link() -> bool:
-    """Whether the request's link works: such requests are never counted per address.
-
-    Asked before the view runs, in a reading session of its own: the request's session may
-    write and, on SQLite, would then hold the write lock the counters need.
-    """
-    token = (request.view_args or {}).get("token", "")
-    with database().session() as session:
-        link = find_link(session, token)
-        return link is not None and link.live
+def unknown_link_allowed() -> bool:
+    """Count one more request with a link that is not ours (or was revoked) from this address;
+    False once the address is over its budget. Never asked for a working link."""
+    if not limiter.enabled:
+        return True
+    try:
+        return limiter.limiter.hit(UNKNOWN_LINKS_PER_ADDRESS, UNKNOWN_LINKS_SCOPE, address_key())
+    except Exception:  # the counters' store is down: as Flask-Limiter does, let people in
+        current_app.logger.warning("rate-limit storage unavailable", exc_info=True)
+        return True
 
 
 class DatabaseStorage(Storage):
@@ -105,11 +99,14 @@ class DatabaseStorage(Storage):
         **options: Any,
     ) -> None:
         super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
-        self.engine = make_engine(database_url, lock_timeout=lock_timeout).execution_options(
-            **{WRITES: True}
+        engine = make_engine(database_url, lock_timeout=lock_timeout)
+        postgres = engine.dialect.name == "postgresql"
+        # Each update is one statement, atomic by itself: on PostgreSQL it needs no transaction
+        # around it (one round trip instead of three); SQLite takes its write lock first.
+        self.engine = engine.execution_options(
+            **({"isolation_level": "AUTOCOMMIT"} if postgres else {WRITES: True})
         )
-        dialect = self.engine.dialect.name
-        self._insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        self._insert = postgresql.insert if postgres else sqlite.insert
 
     @property
     def base_exceptions(self) -> type[Exception]:

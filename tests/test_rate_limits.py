@@ -39,8 +39,11 @@ def server(request, migrated: str, app, tmp_path: Path) -> Iterator[LiveServer]:
             pytest.skip("no Redis server on 127.0.0.1:6379")
         import redis
 
-        redis.Redis(host="127.0.0.1", port=6379, db=15).flushdb()
-        env["RATELIMIT_STORAGE_URI"] = "redis://127.0.0.1:6379/15"
+        # A Redis database of this test process's own: parallel test processes never share.
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+        number = 15 - int(worker or 0) % 8
+        redis.Redis(host="127.0.0.1", port=6379, db=number).flushdb()
+        env["RATELIMIT_STORAGE_URI"] = f"redis://127.0.0.1:6379/{number}"
     with gunicorn(migrated, tmp_path / "live", workers=2, env=env) as live:
         yield live
 

@@ -55,6 +55,12 @@ def home() -> Response:
     return redirect(url_for("coach.cohorts" if current_coach() else "auth.login"))
 
 
+@blueprint.route("/healthz")
+def healthz() -> Response:
+    """Liveness for a load balancer: the process answers. Touches nothing, not the database."""
+    return Response("ok\n", mimetype="text/plain")
+
+
 def _instrument_choices() -> dict[str, list[Instrument]]:
     """Each questionnaire (id@version) with its language variants, newest version first."""
     instruments, _ = discover_instruments(settings().instruments_path)

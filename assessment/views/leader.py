@@ -21,32 +21,19 @@ from assessment.forms import (
 )
 from assessment.invitations import find_link, open_self_assessment, self_invitation
 from assessment.models import Leader, NominationStatus
-from assessment.ratelimits import (
-    LEADER_LINK,
-    UNKNOWN_LINKS_PER_ADDRESS,
-    UNKNOWN_LINKS_SCOPE,
-    address_key,
-    known_link,
-    link_key,
-    unknown_link,
-)
+from assessment.ratelimits import LEADER_LINK, link_key, unknown_link_allowed
 from assessment.reporting import report_filename
 from assessment.web import db_session, rollback
 
 blueprint = Blueprint("leader", __name__, url_prefix="/l")
 # Links are secrets: slow down anyone guessing, never the leaders whose links work.
 limiter.limit(LEADER_LINK, key_func=link_key)(blueprint)
-limiter.shared_limit(
-    UNKNOWN_LINKS_PER_ADDRESS,
-    scope=UNKNOWN_LINKS_SCOPE,
-    key_func=address_key,
-    exempt_when=known_link,
-    deduct_when=unknown_link,
-)(blueprint)
 
 
 def _leader(token: str) -> Leader:
     link = find_link(db_session(), token)
+    if (link is None or not link.live) and not unknown_link_allowed():
+        abort(429, "Too many links that do not work have come from here. Please wait a minute.")
     if link is not None and not link.live:
         abort(410, "Your coach has stopped this link. Ask them for a new one.")
     leader = link.leader if link is not None else None

@@ -15,15 +15,7 @@ from assessment.extensions import csrf, limiter
 from assessment.forms import ResponseForm
 from assessment.invitations import find_link
 from assessment.models import Invitation, Relationship
-from assessment.ratelimits import (
-    RATER_LINK,
-    UNKNOWN_LINKS_PER_ADDRESS,
-    UNKNOWN_LINKS_SCOPE,
-    address_key,
-    known_link,
-    link_key,
-    unknown_link,
-)
+from assessment.ratelimits import RATER_LINK, link_key, unknown_link_allowed
 from assessment.responses import Unavailable
 from assessment.web import db_session
 
@@ -59,18 +51,17 @@ def _unavailable_page(reason: Unavailable) -> tuple[str, int]:
 
 @blueprint.route("/<token>", methods=["GET", "POST"])
 @limiter.limit(RATER_LINK, key_func=link_key)
-@limiter.shared_limit(
-    UNKNOWN_LINKS_PER_ADDRESS,
-    scope=UNKNOWN_LINKS_SCOPE,
-    key_func=address_key,
-    exempt_when=known_link,
-    deduct_when=unknown_link,
-)
 # The form checks its own CSRF token, so that an expired one re-shows the answers instead of
 # the generic "form expired" page that would throw them away.
 @csrf.exempt
 def respond(token: str) -> str | Response | tuple[str, int]:
     link = find_link(db_session(), token)
+    if (link is None or not link.live) and not unknown_link_allowed():
+        return render_template(
+            "error.html",
+            title=_("Too many tries"),
+            message=_("Too many links that do not work have come from here. Please wait a minute."),
+        ), 429
     if link is not None and not link.live:
         return render_template(
             "error.html",
