@@ -130,8 +130,17 @@ def install(app: Flask) -> None:
         original = getattr(error, "original_exception", None)
         if original is not None and is_unavailable(original):
             return database_unavailable(original)
-        if error.code == 429 and answers_posted():  # never refuse answers by losing them
-            return answers_back(429, {"Retry-After": "60"})
+        if error.code == 429:
+            retry = {"Retry-After": "60"}
+            if answers_posted():  # never refuse answers by losing them
+                return answers_back(429, retry)
+            page = render_template(
+                "error.html",
+                title="Too many tries",
+                message="There have been too many attempts from here or for this account. "
+                "Please wait a few minutes, then try again.",
+            )
+            return page, 429, retry
         return render_template(
             "error.html", title=error.name, message=error.description
         ), error.code or 500

@@ -57,6 +57,8 @@ def sign_in(server: LiveServer, email: str, password: str, address: str) -> int:
         headers={"X-Forwarded-For": address},
     )
     browser.close()
+    if response.status_code == 429:
+        assert "Too many tries" in response.text and response.headers["Retry-After"] == "60"
     return response.status_code
 
 
