@@ -62,7 +62,7 @@
       .replace("{done}", String(answered())).replace("{total}", String(total));
     progress.textContent = extra ? text + " · " + extra : text;
     progress.hidden = false;
-    if (copy) { copy.textContent = text; }
+    if (copy) { copy.textContent = progress.textContent; }
   }
 
   function answers() {

@@ -282,7 +282,7 @@ def render_leader(
 
 
 LINK_PURPOSES = {
-    LinkPurpose.SHOWN: "shown to a coach",
+    LinkPurpose.SHOWN: "shown to the coach",
     LinkPurpose.INVITATION: "invitation mail",
     LinkPurpose.REMINDER: "reminder mail",
     LinkPurpose.SELF_ASSESSMENT: "opened from the personal page",
