@@ -12,6 +12,7 @@ from sqlalchemy import select
 from assessment.cohorts import add_leader, close_cohort, create_cohort
 from assessment.invitations import create_invitation, new_link
 from assessment.models import AccessLink, LinkPurpose, MailMessage, Relationship
+from tests.cohort_data import client_signed_in_as
 from tests.conftest import csrf_token
 from tests.test_campaign import answer
 
@@ -88,16 +89,7 @@ def test_another_coach_cannot_revoke_a_link(app, rater, session):
 
     with app.extensions["cl360.db"].transaction() as s:
         create_coach(s, "other@example.org", "another long password")
-    other = app.test_client()
-    page = other.get("/login").get_data(as_text=True)
-    other.post(
-        "/login",
-        data={
-            "email": "other@example.org",
-            "password": "another long password",
-            "csrf_token": csrf_token(page),
-        },
-    )
+    other = client_signed_in_as(app, "other@example.org", "another long password")
     link = session.scalar(select(AccessLink))
     page = other.get("/cohorts").get_data(as_text=True)
     response = other.post(f"/links/{link.id}/revoke", data={"csrf_token": csrf_token(page)})

@@ -7,6 +7,7 @@ from flask.testing import FlaskClient
 
 from assessment.accounts import authenticate
 from assessment.cli import cli
+from tests.cohort_data import client_signed_in_as
 from tests.conftest import COACH_EMAIL, COACH_PASSWORD, csrf_token
 
 
@@ -19,13 +20,9 @@ def copy_of(app, client: FlaskClient) -> FlaskClient:
 
 
 def signed_in_again(app) -> FlaskClient:
-    client = app.test_client()
-    page = client.get("/login").get_data(as_text=True)
-    response = client.post(
-        "/login",
-        data={"email": COACH_EMAIL, "password": COACH_PASSWORD, "csrf_token": csrf_token(page)},
-    )
-    assert response.status_code == 302
+    """The same coach signed in on another device."""
+    client = client_signed_in_as(app, COACH_EMAIL, COACH_PASSWORD)
+    assert client.get("/cohorts").status_code == 200
     return client
 
 
