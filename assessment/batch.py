@@ -32,8 +32,9 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from assessment import disclosures
 from assessment.database import Database
-from assessment.models import Cohort, Leader
+from assessment.models import Cohort, Disclosure, Leader
 from assessment.reporting import (
     cohort_report_data,
     cohort_report_filename,
@@ -68,6 +69,10 @@ class Plan:
     cohort_name: str
     tasks: list[Task]
     today: date
+    limits: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    """Leaders whose reports use only some of their responses (the disclosure ledger's)."""
+    reused: list[Task] = field(default_factory=list)
+    """Reports written from the ledger's stored PDFs: nothing changed since they were made."""
 
 
 @dataclass(frozen=True)
@@ -110,12 +115,20 @@ class BatchResult:
         )
 
 
-def plan_reports(database: Database, cohort_id: int, out: Path, today: date | None = None) -> Plan:
-    """List the PDFs to render into ``out`` (created if missing) for one cohort."""
-    with database.session() as session:
+def plan_reports(
+    database: Database, cohort_id: int, out: Path, today: date | None = None, *, actor: str
+) -> Plan:
+    """List the PDFs to render into ``out`` (created if missing) for one cohort.
+
+    The disclosure ledger decides each leader's responses (:mod:`assessment.disclosures`,
+    which refuses an open cohort); a report already stored for those responses is written
+    out at once, recorded, and left out of the tasks.
+    """
+    with database.transaction() as session:
         cohort = session.get(Cohort, cohort_id)
         if cohort is None:
             raise BatchError(f"there is no cohort {cohort_id}")
+        decisions = disclosures.decide(session, cohort)
         leaders = session.scalars(
             select(Leader).where(Leader.cohort_id == cohort.id).order_by(Leader.name, Leader.id)
         ).all()
@@ -127,9 +140,51 @@ def plan_reports(database: Database, cohort_id: int, out: Path, today: date | No
                 name = name.replace("-360-report.pdf", f"-{leader.id}-360-report.pdf")
             taken.add(name)
             tasks.append(Task(leader.name, out / name, leader.id))
-        plan = Plan(database.url, cohort.id, cohort.name, tasks, today or date.today())
-    out.mkdir(parents=True, exist_ok=True)
-    return plan
+        out.mkdir(parents=True, exist_ok=True)
+        reused = []
+        for task in tasks:
+            kind, subset, variant = disclosures.pdf_disclosure(decisions, task.leader_id)
+            found = disclosures.stored(
+                session, disclosures.artefact_key(cohort, kind, subset, variant)
+            )
+            if found is not None:
+                task.path.write_bytes(disclosures.content_of(found))
+                session.add(Disclosure(artefact_id=found.id, actor=actor))
+                reused.append(task)
+        limits = {
+            leader: tuple(sorted(ids)) for leader, ids in disclosures.limits(decisions).items()
+        }
+        return Plan(
+            database.url,
+            cohort.id,
+            cohort.name,
+            [task for task in tasks if task not in reused],
+            today or date.today(),
+            limits,
+            reused,
+        )
+
+
+def store_rendered(database: Database, plan: Plan, result: BatchResult, *, actor: str) -> None:
+    """Keep every PDF the batch rendered in the ledger, so the next build reuses it."""
+    with database.transaction() as session:
+        cohort = session.get(Cohort, plan.cohort_id)
+        decisions = disclosures.decide(session, cohort)
+        for outcome in result.outcomes:
+            if not outcome.ok:
+                continue
+            task = outcome.task
+            kind, subset, variant = disclosures.pdf_disclosure(decisions, task.leader_id)
+            pdf = task.path.read_bytes()
+            disclosures.disclose(
+                session,
+                cohort,
+                kind,
+                subset,
+                lambda pdf=pdf, name=task.path.name: disclosures.Made(pdf, "application/pdf", name),
+                actor=actor,
+                variant=variant,
+            )
 
 
 def run_reports(
@@ -145,7 +200,7 @@ def run_reports(
         max_workers=jobs,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=start_worker,
-        initargs=(plan.database_url, plan.cohort_id, plan.today),
+        initargs=(plan.database_url, plan.cohort_id, plan.today, plan.limits),
     ) as pool:
         futures: dict[Future[Outcome], Task] = {
             pool.submit(render_task, task): task for task in plan.tasks
@@ -170,6 +225,7 @@ class _Worker:
     database: Database
     cohort_id: int
     today: date
+    limits: dict[int, tuple[str, ...]]
     results: CohortResults | None = None
 
     def cohort_results(self, session: Session) -> CohortResults:
@@ -178,17 +234,19 @@ class _Worker:
             cohort = session.get(Cohort, self.cohort_id)
             if cohort is None:
                 raise BatchError("the cohort no longer exists")
-            self.results = cohort_results(session, cohort)
+            self.results = cohort_results(session, cohort, response_ids=self.limits)
         return self.results
 
 
 _worker: _Worker | None = None
 
 
-def start_worker(database_url: str, cohort_id: int, today: date) -> None:
+def start_worker(
+    database_url: str, cohort_id: int, today: date, limits: dict[int, tuple[str, ...]]
+) -> None:
     """Pool initializer: this process's own engine for one cohort."""
     global _worker
-    _worker = _Worker(Database(database_url), cohort_id, today)
+    _worker = _Worker(Database(database_url), cohort_id, today, limits)
 
 
 def render_task(task: Task) -> Outcome:
@@ -218,7 +276,13 @@ def _render(task: Task) -> bytes:
             leader = session.get(Leader, task.leader_id)
             if leader is None or leader.cohort_id != _worker.cohort_id:
                 raise BatchError(f"leader {task.leader_id} is no longer in the cohort")
-            report = leader_report(session, leader, _worker.today, results=results)
+            report = leader_report(
+                session,
+                leader,
+                _worker.today,
+                results=results,
+                response_ids=_worker.limits.get(leader.id),
+            )
     return render_pdf(report)
 
 

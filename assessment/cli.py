@@ -14,10 +14,10 @@ import click
 from flask import current_app
 from flask.cli import FlaskGroup
 
-from assessment import migrate
+from assessment import disclosures, migrate
 from assessment.accounts import AccountError, change_password, create_coach, find_coach
 from assessment.app import create_app
-from assessment.batch import BatchError, Outcome, plan_reports, run_reports
+from assessment.batch import BatchError, Outcome, plan_reports, run_reports, store_rendered
 from assessment.cohorts import CohortError, find_cohort
 from assessment.database import Database
 from assessment.demo import (
@@ -27,6 +27,7 @@ from assessment.demo import (
     load_demo,
     write_sample_reports,
 )
+from assessment.disclosures import CohortOpen, content_of
 from assessment.imports import ImportProblems
 from assessment.instruments import check_files, load_instrument
 from assessment.mail import MailError, Postman
@@ -34,7 +35,6 @@ from assessment.profiles import TooFewLeaders
 from assessment.reminders import Outcome as MailOutcome
 from assessment.results import fit_profile_model
 from assessment.transfer import (
-    export_scores,
     import_responses,
     problem_line,
 )
@@ -140,7 +140,8 @@ def demo_command(reports_folder: Path, no_reports: bool) -> None:
         cohort = result.cohort
         click.echo(
             f"{'created' if result.created else 'found existing'} demo cohort '{cohort.name}' "
-            f"with {len(cohort.leaders)} leaders"
+            f"with {len(cohort.leaders)} leaders (closed, so its reports can be read), and "
+            f"'{result.trial.name}' (open) for trying it yourself"
         )
         links = {kind: settings.base_url + path for kind, path in result.try_links.items()}
     if not no_reports:
@@ -363,13 +364,17 @@ def scores() -> None:
 )
 def scores_export(slug: str, coach_email: str | None, fmt: str, out: Path | None) -> None:
     """Export every figure per leader, group, dimension and item (never a rater's answers)."""
-    with _database().transaction() as session:
-        cohort = _cohort(session, slug, coach_email)
-        if out is None:
-            export_scores(session, cohort, fmt, sys.stdout)
-            return
-        with out.open("w", encoding="utf-8", newline="") as stream:
-            count = export_scores(session, cohort, fmt, stream)
+    try:
+        with _database().transaction() as session:
+            cohort = _cohort(session, slug, coach_email)
+            artefact = disclosures.scores(session, cohort, fmt, actor="cli")
+            text, count = content_of(artefact).decode(), len(artefact.response_sets)
+    except CohortOpen as error:
+        raise click.ClickException(str(error)) from None
+    if out is None:
+        sys.stdout.write(text)
+        return
+    out.write_text(text, encoding="utf-8", newline="")
     click.echo(f"wrote the scores of {count} leaders to {out}", err=True)
 
 
@@ -418,9 +423,14 @@ def reports_build(slug: str, coach_email: str | None, out: Path, jobs: int | Non
     with _database().transaction() as session:
         cohort_id = _cohort(session, slug, coach_email).id
     try:
-        plan = plan_reports(_database(), cohort_id, out)
-    except BatchError as error:
+        plan = plan_reports(_database(), cohort_id, out, actor="cli")
+    except (BatchError, CohortOpen) as error:
         raise click.ClickException(str(error)) from None
+    if plan.reused:
+        click.echo(
+            f"{len(plan.reused)} reports unchanged since they were made: written as stored",
+            err=True,
+        )
     with click.progressbar(
         length=len(plan.tasks),
         label=f"{plan.cohort_name}: {len(plan.tasks)} reports",
@@ -431,6 +441,7 @@ def reports_build(slug: str, coach_email: str | None, out: Path, jobs: int | Non
             bar.update(1)
 
         result = run_reports(plan, jobs, progress=advance)
+    store_rendered(_database(), plan, result, actor="cli")
     for failure in result.failed:
         click.echo(f"error: {failure.error}", err=True)
     click.echo(f"{result.summary()}; PDFs in {out.resolve()}")

@@ -1,7 +1,11 @@
-"""A clearly labelled demo cohort of synthetic leaders, so a new install shows a living product.
+"""Clearly labelled demo cohorts of synthetic leaders, so a new install shows a living product.
+
+Two cohorts: a closed one with thirteen leaders whose reports can be read (nothing observer-side
+leaves an open cohort, docs/anonymity.md), and an open one with one leader, Mei Chen, for the
+visitor to try: her personal page, her self-assessment and a peer rating of her.
 
 The answers are drawn from a seeded random model (a true level per leader and dimension, a
-self-view bias per leader, rater leniency and item noise), so every run makes the same cohort.
+self-view bias per leader, rater leniency and item noise), so every run makes the same cohorts.
 Group sizes are chosen so that some groups fall below their minimum and one leader has too few
 observers for any observer score: the demo shows the anonymity rules at work, not just numbers.
 """
@@ -17,7 +21,8 @@ from sqlalchemy.orm import Session
 
 from assessment import audit
 from assessment.accounts import create_coach
-from assessment.cohorts import add_leader, create_cohort
+from assessment.cohorts import add_leader, close_cohort, create_cohort
+from assessment.disclosures import content_of, leader_pdf
 from assessment.instruments import Instrument
 from assessment.invitations import create_invitation, new_link
 from assessment.models import (
@@ -29,12 +34,13 @@ from assessment.models import (
     LinkPurpose,
     Relationship,
 )
-from assessment.reporting import leader_report_pdf, report_filename
+from assessment.reporting import report_filename
 from assessment.responses import Answers, submit
 
 DEMO_COACH_EMAIL = "coach@example.org"
 DEMO_COACH_PASSWORD = "compassion-360"
 DEMO_COHORT_NAME = "Demo cohort (synthetic data): ward and service leaders"
+TRY_COHORT_NAME = "Demo cohort (synthetic data): try it yourself"
 SEED = 360
 TRY_LEADER = "Mei Chen"
 VISITOR = "Demo visitor"
@@ -83,27 +89,49 @@ SELF_COMMENTS = [
 @dataclass(frozen=True)
 class DemoResult:
     cohort: Cohort
+    """The closed cohort, whose reports can be read."""
+    trial: Cohort
+    """The open cohort the visitor tries."""
     created: bool
     try_links: dict[str, str]
     """Paths (``/r/...``, ``/l/...``) for the visitor to try, by what they open."""
 
 
 def load_demo(session: Session, instrument: Instrument) -> DemoResult:
-    """Create the demo coach and cohort once; later runs only refresh the try-it links."""
+    """Create the demo coach and cohorts once; later runs only add new try-it links."""
     coach = session.scalar(select(Coach).where(Coach.email == DEMO_COACH_EMAIL))
     if coach is None:
         coach = create_coach(session, DEMO_COACH_EMAIL, DEMO_COACH_PASSWORD)
-    cohort = session.scalar(select(Cohort).where(Cohort.is_demo, Cohort.name == DEMO_COHORT_NAME))
+    cohort = _demo_cohort(session, DEMO_COHORT_NAME)
     created = cohort is None
     if cohort is None:
         cohort = create_cohort(session, coach, DEMO_COHORT_NAME, instrument, is_demo=True)
-        _populate(session, cohort, instrument, random.Random(SEED))
+        leaders = [leader for leader in LEADERS if leader[0] != TRY_LEADER]
+        _populate(session, cohort, instrument, random.Random(SEED), leaders)
         audit.record(session, coach.email, "demo.load", f"cohort:{cohort.slug}")
-    return DemoResult(cohort, created, _try_links(session, cohort))
+    if cohort.is_open:  # made by an earlier version, when reports could be read while open
+        close_cohort(session, cohort, coach.email)
+    trial = _demo_cohort(session, TRY_COHORT_NAME)
+    if trial is None:
+        trial = create_cohort(session, coach, TRY_COHORT_NAME, instrument, is_demo=True)
+        leaders = [leader for leader in LEADERS if leader[0] == TRY_LEADER]
+        _populate(session, trial, instrument, random.Random(SEED + 1), leaders)
+        audit.record(session, coach.email, "demo.load", f"cohort:{trial.slug}")
+    return DemoResult(cohort, trial, created, _try_links(session, trial))
 
 
-def _populate(session: Session, cohort: Cohort, instrument: Instrument, rng: random.Random) -> None:
-    for name, department, (peers, reports, others, has_manager) in LEADERS:
+def _demo_cohort(session: Session, name: str) -> Cohort | None:
+    return session.scalar(select(Cohort).where(Cohort.is_demo, Cohort.name == name))
+
+
+def _populate(
+    session: Session,
+    cohort: Cohort,
+    instrument: Instrument,
+    rng: random.Random,
+    leaders: list[tuple[str, str, tuple[int, int, int, bool]]],
+) -> None:
+    for name, department, (peers, reports, others, has_manager) in leaders:
         email = name.lower().replace(" ", ".").replace("'", "") + "@example.org"
         leader = add_leader(session, cohort, name, email, department)
         level = {d.id: min(4.6, max(2.2, rng.gauss(3.7, 0.45))) for d in instrument.dimensions}
@@ -208,10 +236,11 @@ def _try_links(session: Session, cohort: Cohort) -> dict[str, str]:
 
 
 def write_sample_reports(session: Session, cohort: Cohort, folder: Path) -> list[Path]:
+    """Each leader's report of the closed demo cohort, through the disclosure ledger."""
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for leader in cohort.leaders:
         path = folder / report_filename(leader)
-        path.write_bytes(leader_report_pdf(session, leader))
+        path.write_bytes(content_of(leader_pdf(session, leader, actor="demo")))
         written.append(path)
     return written

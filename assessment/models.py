@@ -419,6 +419,76 @@ class ReportRelease(Base):
     pdf: Mapped[bytes] = mapped_column(LargeBinary)
 
 
+# -- The disclosure ledger (docs/anonymity.md): what left the product, from which responses ---
+
+
+class ResponseSet(Base):
+    """The exact responses of one leader that a disclosure was computed from.
+
+    A later disclosure for the leader uses one of these again, or a set that differs from every
+    one of them by enough responses in each changed group (assessment/disclosures.py).
+    """
+
+    __tablename__ = "response_set"
+    __table_args__ = (UniqueConstraint("leader_id", "digest"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    leader_id: Mapped[int] = mapped_column(ForeignKey("leader.id", ondelete="CASCADE"), index=True)
+    digest: Mapped[str] = mapped_column(String(64))  # SHA-256 of the sorted response ids
+    response_ids: Mapped[list[str]] = mapped_column(JSON)
+    counts: Mapped[dict[str, int]] = mapped_column(JSON)  # responses per rater group
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Artefact(Base):
+    """What one disclosure showed, kept so the same responses always show the same thing.
+
+    ``key`` names the kind, the format and every leader's response set, so asking again for
+    an unchanged disclosure finds it and serves these bytes (``content`` is empty for what is
+    only shown on a page, such as comments for moderation).
+    """
+
+    __tablename__ = "artefact"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohort.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    media_type: Mapped[str] = mapped_column(String(100))
+    filename: Mapped[str] = mapped_column(String(200))
+    content: Mapped[bytes | None] = mapped_column(LargeBinary)
+    compressed: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    response_sets: Mapped[list[ResponseSet]] = relationship(secondary="artefact_set")
+
+
+class ArtefactSet(Base):
+    """Which leaders' response sets an artefact was computed from."""
+
+    __tablename__ = "artefact_set"
+
+    artefact_id: Mapped[int] = mapped_column(
+        ForeignKey("artefact.id", ondelete="CASCADE"), primary_key=True
+    )
+    response_set_id: Mapped[int] = mapped_column(
+        ForeignKey("response_set.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class Disclosure(Base):
+    """One time an artefact was disclosed: downloaded, shown, released."""
+
+    __tablename__ = "disclosure"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    artefact_id: Mapped[int] = mapped_column(
+        ForeignKey("artefact.id", ondelete="CASCADE"), index=True
+    )
+    actor: Mapped[str] = mapped_column(String(320))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class DevelopmentPlan(Base):
     """The leader's own goals, on the three questions of the model; only they write it."""
 

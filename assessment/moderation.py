@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -66,26 +67,36 @@ def _handle(secret: str, comment: Comment) -> str:
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()[:24]
 
 
-def _comments(session: Session, leader: Leader) -> list[Comment]:
-    return list(
-        session.scalars(
-            select(Comment)
-            .join(Response)
-            .where(Response.leader_id == leader.id, Response.relationship_ != Relationship.SELF)
-        )
+def _comments(
+    session: Session, leader: Leader, response_ids: Collection[str] | None = None
+) -> list[Comment]:
+    query = (
+        select(Comment)
+        .join(Response)
+        .where(Response.leader_id == leader.id, Response.relationship_ != Relationship.SELF)
     )
+    if response_ids is not None:
+        query = query.where(Response.id.in_(list(response_ids)))
+    return list(session.scalars(query))
 
 
 def leader_comments(
-    session: Session, leader: Leader, instrument: Instrument, secret: str
+    session: Session,
+    leader: Leader,
+    instrument: Instrument,
+    secret: str,
+    *,
+    response_ids: Collection[str] | None = None,
 ) -> list[ModeratedComment]:
-    """The comments a report would quote, in question then text order (never by author)."""
+    """The comments a report would quote (of ``response_ids`` only, when given), in question
+    then text order (never by author)."""
     order = {q.id: index for index, q in enumerate(instrument.open_questions)}
     questions = {
         q.id: q.observer.replace("{leader}", leader.name) for q in instrument.open_questions
     }
     comments = sorted(
-        _comments(session, leader), key=lambda c: (order.get(c.question_id, len(order)), c.text)
+        _comments(session, leader, response_ids),
+        key=lambda c: (order.get(c.question_id, len(order)), c.text),
     )
     return [
         ModeratedComment(

@@ -3,17 +3,16 @@
 A release records who released which report when, the ids and per-group counts of the
 responses it used, and the PDF itself: the leader always reads exactly what was released.
 
-Differencing (PRODUCT §4) is decided by :func:`assessment.scoring.regeneration_responses`:
-after a release, a later report may only use the released responses plus whole rater groups of
-new ones that cannot be told apart by difference (in practice, at least the group's minimum of
-new responses, and the Others minimum overall). Newer responses that would expose someone are
-*held back*: a new release uses what may be used, and the coach's own PDF download follows
-the same rule, so nobody — coach included — can read one late rater's answers off a difference.
+Which responses a release uses is decided by the disclosure ledger (assessment/disclosures.py),
+like every other disclosure: after any earlier disclosure (a release, an export, the coach's
+PDF), a later one may only use responses already disclosed plus whole rater groups of new ones
+that cannot be told apart by difference. Newer responses that would expose someone are *held
+back*, so nobody — coach included — can read one late rater's answers off a difference. The
+PDF released is the ledger's stored artefact for those responses.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -22,6 +21,15 @@ from sqlalchemy.orm import Session, defer
 
 from assessment import audit
 from assessment.cohorts import CohortError, cohort_instrument
+from assessment.disclosures import (
+    Decision,
+    content_of,
+    decide,
+    groups_of,
+    held_back_lines,
+    leader_pdf,
+    record_sets,
+)
 from assessment.invitations import new_link, undelivered
 from assessment.mail import Postman, report_ready_message
 from assessment.models import (
@@ -32,11 +40,8 @@ from assessment.models import (
     ReportRelease,
     utcnow,
 )
-from assessment.reporting import leader_report
-from assessment.responses import leader_responses_by_id
-from assessment.scoring import Regeneration, Rules, regeneration_responses
+from assessment.scoring import Rules
 from assessment.text import free_text
-from reports.render import render_pdf
 
 PLAN_QUESTIONS = {
     "purpose": "What is your leadership for?",
@@ -68,39 +73,27 @@ class ReleaseState:
     """What the coach needs to decide on a (new) release of one leader's report."""
 
     release: ReportRelease | None
-    regeneration: Regeneration
-    labels: dict[str, str]
+    decision: Decision
+    rules: Rules
 
     @property
     def changed(self) -> bool:
-        return self.release is None or not self.regeneration.unchanged
-
-    @property
-    def can_release(self) -> bool:
-        return self.changed
+        """Whether a release now would give the leader figures they have not had."""
+        return self.release is None or self.decision.response_ids != frozenset(
+            self.release.response_ids
+        )
 
     @property
     def problems(self) -> list[str]:
         """Groups whose new responses must wait, so a release cannot reveal anyone by difference."""
-        return [
-            f"{self.labels.get(group, group)}: {count} new response{'s' if count != 1 else ''} "
-            "held back until enough others arrive"
-            for group, count in sorted(self.regeneration.held_back.items())
-        ]
+        return held_back_lines(self.decision, self.rules)
 
 
 def release_state(session: Session, leader: Leader) -> ReleaseState:
-    instrument = cohort_instrument(leader.cohort)
-    rules = Rules.from_instrument(instrument)
-    history = releases_of(session, leader)
-    regeneration = regeneration_responses(
-        instrument,
-        leader_responses_by_id(session, leader),
-        [list(r.response_ids) for r in history],
-        rules,
-    )
-    labels = {g.id: g.label for g in instrument.rater_groups}
-    return ReleaseState(history[-1] if history else None, regeneration, labels)
+    """Raises :class:`~assessment.disclosures.CohortOpen` while the cohort takes answers."""
+    decision = decide(session, leader.cohort, [leader.id])[leader.id]
+    rules = Rules.from_instrument(cohort_instrument(leader.cohort))
+    return ReleaseState(latest_release(session, leader), decision, rules)
 
 
 def release_report(
@@ -115,18 +108,14 @@ def release_report(
         raise CohortError(
             "this report has already been released and no new responses can be added yet" + detail
         )
-    ids = state.regeneration.response_ids
-    used = {
-        response_id: response.relationship
-        for response_id, response in leader_responses_by_id(session, leader, ids).items()
-    }
-    counts = dict(Counter(used.values()))
+    artefact = leader_pdf(session, leader, actor=actor)
+    (response_set,) = record_sets(session, [state.decision])
     release = ReportRelease(
         leader_id=leader.id,
         released_by=actor,
-        response_ids=used,
-        counts=counts,
-        pdf=render_pdf(leader_report(session, leader, response_ids=ids)),
+        response_ids=groups_of(session, response_set.response_ids),
+        counts=dict(response_set.counts),
+        pdf=content_of(artefact),
     )
     session.add(release)
     session.flush()
@@ -142,22 +131,11 @@ def release_report(
         actor,
         "report.release",
         f"leader:{leader.id}",
-        responses=len(used),
-        counts=counts,
-        held_back=dict(state.regeneration.held_back),
+        responses=len(response_set.response_ids),
+        counts=dict(response_set.counts),
+        held_back=dict(state.decision.held_back),
     )
     return release
-
-
-def coach_report_pdf(session: Session, leader: Leader) -> bytes:
-    """The coach's download: every response before any release; afterwards, only those the
-    differencing rule lets a new report use (the coach is a reader too)."""
-    state = release_state(session, leader)
-    if state.release is None:
-        return render_pdf(leader_report(session, leader))
-    if state.regeneration.unchanged:
-        return state.release.pdf
-    return render_pdf(leader_report(session, leader, response_ids=state.regeneration.response_ids))
 
 
 def development_plan(session: Session, leader: Leader) -> DevelopmentPlan | None:

@@ -1,4 +1,5 @@
-"""From stored data to reports: the one path every caller (web, CLI, demo, batch) uses.
+"""From stored data to reports' data: what the disclosure ledger (assessment/disclosures.py)
+renders for every caller (web, CLI, demo, batch).
 
 A leader's report and the cohort report are both built from :func:`assessment.results.
 cohort_results` (every figure of PRODUCT §5 and §6 for the cohort, read in one pass), so the
@@ -24,7 +25,6 @@ from assessment.results import CohortResults, cohort_results
 from assessment.scoring import score_leader
 from reports.build import CohortPlacement, IndividualReport, individual_report
 from reports.cohort import CohortReport, Tally, cohort_report
-from reports.render import render_pdf
 
 
 def leader_report(
@@ -82,10 +82,6 @@ def placement(results: CohortResults, leader_id: int) -> CohortPlacement:
     )
 
 
-def leader_report_pdf(session: Session, leader: Leader) -> bytes:
-    return render_pdf(leader_report(session, leader))
-
-
 def report_filename(leader: Leader) -> str:
     return f"{slugify(leader.name)}-360-report.pdf"
 
@@ -119,10 +115,6 @@ def cohort_report_data(
         assignments=profiles.assignments,
         profiles_unavailable=profiles.too_few.message if profiles.too_few else None,
     )
-
-
-def cohort_report_pdf(session: Session, cohort: Cohort) -> bytes:
-    return render_pdf(cohort_report_data(session, cohort))
 
 
 def cohort_report_filename(cohort: Cohort) -> str:

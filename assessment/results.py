@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from assessment.cohorts import cohort_instrument
 from assessment.instruments import Instrument
-from assessment.models import Cohort, Leader, ProfileModelRecord
+from assessment.models import Cohort, CohortStatus, Leader, ProfileModelRecord
 from assessment.profiles import (
     MIN_LEADERS,
     Assignment,
@@ -121,7 +121,10 @@ def cohort_results(
 
 
 def _same_instrument(session: Session, cohort: Cohort) -> list[Cohort]:
-    """The other cohorts on the same instrument version, real or demo like this one."""
+    """The other closed cohorts on the same instrument version, real or demo like this one.
+
+    An open cohort's answers never reach another cohort's norms or baselines: its figures
+    would move there as its raters answer (docs/anonymity.md)."""
     return list(
         session.scalars(
             select(Cohort)
@@ -129,6 +132,7 @@ def _same_instrument(session: Session, cohort: Cohort) -> list[Cohort]:
                 Cohort.instrument_id == cohort.instrument_id,
                 Cohort.instrument_version == cohort.instrument_version,
                 Cohort.is_demo == cohort.is_demo,
+                Cohort.status == CohortStatus.CLOSED,
                 Cohort.id != cohort.id,
             )
             .order_by(Cohort.created_at, Cohort.id)
@@ -168,7 +172,7 @@ def _baselines(
 ) -> dict[int, Baseline]:
     """Each leader's most recent earlier cohort on the same instrument, matched by email
     (case-insensitive)."""
-    earlier = [c for c in same if (c.created_at, c.id) < (cohort.created_at, cohort.id)]
+    earlier = [c for c in same if c.id < cohort.id]  # ids grow with creation
     if not earlier:
         return {}
     ours = {

@@ -41,7 +41,7 @@ from assessment.instruments import Instrument
 from assessment.models import Cohort, Leader, Relationship, Response
 from assessment.psychometrics import LeaderFigures
 from assessment.responses import MAX_COMMENT_LENGTH, NOT_ABLE_TO_RATE, NewResponse, store_responses
-from assessment.results import CohortResults, cohort_results
+from assessment.results import CohortResults
 from assessment.scoring import OTHERS, SCORING_VERSION, GroupScores, Stat, Withheld
 from assessment.text import free_text
 
@@ -351,18 +351,6 @@ _NO_EXTRAS = (None,) * len(_EXTRAS)
 _TAIL = (None,) * (len(CSV_COLUMNS) - _POSITION["prediction_error"] - 1)
 _NO_STATS = (None,) * len(Stat._fields)
 _EMPTY_AFTER_DISAGREE = "," * (len(_EXTRAS) + len(_TAIL))
-
-
-def export_scores(session: Session, cohort: Cohort, fmt: str, out: IO[str]) -> int:
-    """Write every figure of a cohort to ``out`` as ``csv`` or ``json``; returns the leader count."""
-    if fmt not in ("csv", "json"):
-        raise ValueError(f"unknown export format {fmt!r} (csv or json)")
-    results = cohort_results(session, cohort)
-    if fmt == "csv":
-        write_csv(results, out)
-    else:
-        write_json(results, out)
-    return len(results.leaders)
 
 
 def _row(**fields: Any) -> tuple[Any, ...]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import codecs
 import functools
 import hmac
+import io
 import re
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -18,6 +20,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    send_file,
     session,
     url_for,
 )
@@ -29,8 +32,9 @@ from werkzeug.exceptions import HTTPException
 
 from assessment.config import Settings
 from assessment.database import Database, is_unavailable
+from assessment.disclosures import content_of
 from assessment.mail import Postman
-from assessment.models import Coach
+from assessment.models import Artefact, Coach
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -81,12 +85,36 @@ READING_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 def db_session() -> Session:
     """The one session of this request; committed once after the view, rolled back on error.
 
-    A request that may change state (any method but GET, HEAD, OPTIONS) gets a writing session,
-    which on SQLite takes the write lock first (:mod:`assessment.database`).
+    A request that may change state (any method but GET, HEAD, OPTIONS, or a view marked
+    :func:`writes`) gets a writing session, which on SQLite takes the write lock first
+    (:mod:`assessment.database`).
     """
     if "db_session" not in g:
-        g.db_session = database().session(writes=request.method not in READING_METHODS)
+        view = current_app.view_functions.get(request.endpoint or "")
+        writes_anyway = getattr(view, "writes", False)
+        g.db_session = database().session(
+            writes=writes_anyway or request.method not in READING_METHODS
+        )
     return g.db_session
+
+
+def writes(view: F) -> F:
+    """Mark a GET view that records something (a download that enters the disclosure ledger)."""
+    view.writes = True  # type: ignore[attr-defined]
+    return view
+
+
+def send_artefact(artefact: Artefact, *, inline: bool = False) -> Response:
+    """A stored disclosure as a download (CSV with a byte-order mark, so Excel reads UTF-8)."""
+    body = content_of(artefact)
+    if artefact.media_type.startswith("text/csv"):
+        body = codecs.BOM_UTF8 + body
+    return send_file(
+        io.BytesIO(body),
+        mimetype=artefact.media_type,
+        as_attachment=not inline,
+        download_name=artefact.filename,
+    )
 
 
 def install(app: Flask) -> None:

@@ -2,13 +2,17 @@
 
 Every figure is a ratio against a baseline measured in the same run, on the same machine:
 
-(a) One leader's report end to end from the database (open a session, load the leader, the
-    cohort's results, build the report data, render the tagged PDF) against a **floor**:
+(a) One leader's report end to end from the database, as the coach's download makes it
+    through the disclosure ledger (decide the leader's responses, the cohort's results, build
+    the report data, render the tagged PDF, store it) against a **floor**:
     WeasyPrint rendering a plain HTML document with the same number of pages, each holding a
     table as large as a capability's item table (one row per item, seven columns) and an SVG
     chart with as many rows (a label, a rule, an interval and a marker each). Floor and
     report alternate, best of ``--repeat``; CPU time of this process (``time.process_time``),
-    which other work on the machine disturbs less than wall time. Target: at most 1.5x.
+    which other work on the machine disturbs less than wall time; the stored report is
+    deleted before each run so each makes it afresh. Target: at most 1.2x. Then the same
+    download again, served from the ledger's store (wall time, best of ``--repeat``).
+    Target: under 50 ms.
 (b) ``cl360 reports build`` (its functions :func:`assessment.batch.plan_reports` and
     :func:`~assessment.batch.run_reports`) on a cohort of ``--leaders`` leaders (48 reports
     plus the cohort report) with ``--jobs 2`` against ``--jobs 1``: throughput ratio, wall
@@ -47,21 +51,27 @@ PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
 import pypdf  # noqa: E402
-from sqlalchemy import func, select  # noqa: E402
+from sqlalchemy import delete, func, select  # noqa: E402
 from weasyprint import HTML  # noqa: E402
 
 from assessment import migrate  # noqa: E402
 from assessment.accounts import create_coach  # noqa: E402
 from assessment.batch import plan_reports, run_reports  # noqa: E402
-from assessment.cohorts import add_leader, create_cohort  # noqa: E402
+from assessment.cohorts import add_leader, close_cohort, create_cohort  # noqa: E402
 from assessment.database import Database  # noqa: E402
 from assessment.demo import load_demo  # noqa: E402
+from assessment.disclosures import content_of, leader_pdf  # noqa: E402
 from assessment.instruments import Instrument, load_instrument  # noqa: E402
-from assessment.models import Leader, Relationship, Response  # noqa: E402
-from assessment.reporting import leader_report  # noqa: E402
+from assessment.models import (  # noqa: E402
+    Artefact,
+    Cohort,
+    CohortStatus,
+    Leader,
+    Relationship,
+    Response,
+)
 from assessment.responses import NewResponse, store_responses  # noqa: E402
 from assessment.results import fit_profile_model  # noqa: E402
-from reports.render import render_pdf  # noqa: E402
 
 INSTRUMENT = PROJECT / "instruments" / "compassionate-leadership.v1.yaml"
 OBSERVERS = [Relationship.MANAGER] + [Relationship.PEER] * 4 + [Relationship.DIRECT_REPORT] * 5
@@ -99,11 +109,13 @@ def build(folder: Path, leaders: int) -> tuple[str, int, str]:
         cohort_id = cohort.id
     with database.transaction() as session:
         fit_profile_model(session, session.merge(cohort))
+        close_cohort(session, session.merge(cohort), "bench")  # reports come from closed ones
     with database.session() as session:
         demo_leader = session.execute(
             select(Response.leader_id, func.count())
             .join(Leader)
-            .where(Leader.cohort_id != cohort.id)
+            .join(Cohort)
+            .where(Leader.cohort_id != cohort.id, Cohort.status == CohortStatus.CLOSED)
             .group_by(Response.leader_id)
             .order_by(func.count().desc(), Response.leader_id)
             .limit(1)
@@ -185,13 +197,17 @@ def cpu(callable_) -> tuple[float, object]:
     return time.process_time() - started, value
 
 
-def one_report(url: str, leader_id: int) -> bytes:
-    """End to end from the database, as the web download does it."""
+def one_report(url: str, leader_id: int, *, afresh: bool = True) -> bytes:
+    """End to end from the database, as the web download does it (``afresh``: with the
+    report deleted from the ledger's store first, so it is made again)."""
     database = Database(url)
     try:
-        with database.session() as session:
-            report = leader_report(session, session.get(Leader, leader_id), TODAY)
-        return render_pdf(report)
+        if afresh:
+            with database.transaction() as session:
+                session.execute(delete(Artefact))
+        with database.transaction() as session:
+            leader = session.get(Leader, leader_id)
+            return content_of(leader_pdf(session, leader, actor="bench"))
     finally:
         database.dispose()
 
@@ -203,11 +219,14 @@ def bench_single(url: str, leader_id: int, repeat: int) -> dict[str, float]:
     rows = max(len(instrument.items_of(d.id)) for d in instrument.dimensions)
     html = floor_html(pages, rows)
     HTML(string=html).write_pdf()
-    floors, reports = [], []
+    floors, reports, again = [], [], []
     for _ in range(repeat):
         floors.append(cpu(lambda: HTML(string=html).write_pdf())[0])
         reports.append(cpu(lambda: one_report(url, leader_id))[0])
-    return {"pages": pages, "floor": min(floors), "report": min(reports)}
+        started = time.perf_counter()
+        one_report(url, leader_id, afresh=False)
+        again.append(time.perf_counter() - started)
+    return {"pages": pages, "floor": min(floors), "report": min(reports), "again": min(again)}
 
 
 # -- (b), (c) batches ---------------------------------------------------------------------------
@@ -238,8 +257,10 @@ def bench_batch(url: str, cohort_id: int, folder: Path, jobs: int) -> dict[str, 
     out = folder / f"batch-{jobs}"
     shutil.rmtree(out, ignore_errors=True)
     database = Database(url)
+    with database.transaction() as session:
+        session.execute(delete(Artefact))  # every batch renders afresh
     started = time.perf_counter()
-    plan = plan_reports(database, cohort_id, out, TODAY)
+    plan = plan_reports(database, cohort_id, out, TODAY, actor="bench")
     result = run_reports(plan, jobs)
     elapsed = time.perf_counter() - started
     database.dispose()
@@ -270,8 +291,13 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"(a) one report, end to end from the database: {single['report']:.2f} s CPU; "
                 f"floor ({single['pages']} plain pages with a table and an SVG chart each): "
-                f"{single['floor']:.2f} s; ratio {ratio:.2f}x (target <= 1.5x) "
-                f"{'OK' if ratio <= 1.5 else 'MISSED'}"
+                f"{single['floor']:.2f} s; ratio {ratio:.2f}x (target <= 1.2x) "
+                f"{'OK' if ratio <= 1.2 else 'MISSED'}"
+            )
+            print(
+                f"    the same download again, from the ledger's store: "
+                f"{single['again'] * 1000:.0f} ms (target < 50 ms) "
+                f"{'OK' if single['again'] < 0.05 else 'MISSED'}"
             )
         if args.only in (None, "b"):
             control_one = machine_parallelism(1)

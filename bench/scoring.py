@@ -7,16 +7,18 @@ writes exactly what a web submission writes). Then, alternating, best of ``--rep
 
 * floor: one plain ``GROUP BY`` averaging the answers per leader, relationship and item,
   fetched in full, in the same database;
-* export: :func:`assessment.transfer.export_scores` (the function ``cl360 scores export``
-  calls) writing CSV and JSON files: reading, scoring, norms, agreement types, profile
-  assignment and writing, in this process;
+* export: :func:`assessment.disclosures.scores` (what ``cl360 scores export`` and the coach's
+  download call) writing CSV and JSON files: the ledger's decision, reading, scoring, norms,
+  agreement types, profile assignment, writing and storing the artefact, in this process;
+  then the stored CSV served again ("again");
 * the command itself, ``cl360 scores export --format csv``, as a child process, end to end
   (interpreter and app start-up included), with the child's peak resident memory from ``wait4``.
 
 Profiles are fitted and stored once after the import (``cl360 profiles fit``, timed on its
 own), as a coach would; the export then assigns leaders to the stored model.
 
-Targets (issue 3): export within 3x the floor, peak memory under 1.5 GB, time linear in N.
+Targets: export within 2.5x the floor (issue 9, with the disclosure ledger in place), peak memory
+under 1.5 GB, time linear in N.
 
     .venv/bin/python bench/scoring.py [--leaders 1000,3000,10000] [--repeat 2] [--keep DIR]
 """
@@ -37,19 +39,20 @@ import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select
 
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
 from assessment import migrate  # noqa: E402
 from assessment.accounts import create_coach  # noqa: E402
-from assessment.cohorts import create_cohort  # noqa: E402
+from assessment.cohorts import close_cohort, create_cohort  # noqa: E402
 from assessment.database import Database  # noqa: E402
+from assessment.disclosures import content_of, scores  # noqa: E402
 from assessment.instruments import Instrument, load_instrument  # noqa: E402
-from assessment.models import Cohort, Leader  # noqa: E402
+from assessment.models import Artefact, Cohort, Leader  # noqa: E402
 from assessment.results import fit_profile_model  # noqa: E402
-from assessment.transfer import export_scores, import_responses  # noqa: E402
+from assessment.transfer import import_responses  # noqa: E402
 
 INSTRUMENT = PROJECT / "instruments" / "compassionate-leadership.v1.yaml"
 OBSERVERS = ["manager"] + ["peer"] * 4 + ["direct_report"] * 4 + ["other"] * 3
@@ -64,6 +67,7 @@ FLOOR_SQL = """
 """
 CL360 = PROJECT / ".venv" / "bin" / "cl360"
 GB = 1024**3
+TARGET = 2.5
 
 
 def synthetic_csv(instrument: Instrument, leaders: int, seed: int = 360) -> bytes:
@@ -123,6 +127,8 @@ def build(folder: Path, leaders: int) -> tuple[str, str, float, float]:
     with database.transaction() as session:
         fit_profile_model(session, session.merge(cohort))
     fitted = time.perf_counter() - started
+    with database.transaction() as session:
+        close_cohort(session, session.merge(cohort), "bench")  # figures leave closed cohorts only
     database.dispose()
     with sqlite3.connect(path) as connection:
         connection.execute("ANALYZE")
@@ -139,15 +145,25 @@ def floor(url: str) -> float:
     return elapsed
 
 
-def export_in_process(url: str, slug: str, fmt: str, out: Path) -> float:
-    """Seconds :func:`export_scores` takes to write the cohort's scores to a file."""
+def export_in_process(url: str, slug: str, fmt: str, out: Path) -> tuple[float, float]:
+    """Seconds the scores export takes to be made and written to a file, through the disclosure
+    ledger as every export goes; then seconds to serve it again from the ledger's store.
+
+    Stored exports are deleted first, so every run makes the export afresh.
+    """
     database = Database(url)
     try:
-        started = time.perf_counter()
-        with database.session() as session, out.open("w", encoding="utf-8", newline="") as stream:
-            cohort = session.scalars(select(Cohort).where(Cohort.slug == slug)).one()
-            export_scores(session, cohort, fmt, stream)
-        return time.perf_counter() - started
+        with database.transaction() as session:
+            session.execute(delete(Artefact))
+
+        def once() -> float:
+            started = time.perf_counter()
+            with database.transaction() as session:
+                cohort = session.scalars(select(Cohort).where(Cohort.slug == slug)).one()
+                out.write_bytes(content_of(scores(session, cohort, fmt, actor="bench")))
+            return time.perf_counter() - started
+
+        return once(), once()
     finally:
         database.dispose()
 
@@ -192,14 +208,23 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for leaders in sizes:
             url, slug, imported, fitted = build(folder, leaders)
-            runs: dict[str, list[float]] = {"floor": [], "csv": [], "json": [], "command": []}
+            runs: dict[str, list[float]] = {
+                "floor": [],
+                "csv": [],
+                "json": [],
+                "again": [],
+                "command": [],
+            }
             peak = 0
             for _ in range(args.repeat):
                 runs["floor"].append(floor(url))
                 for fmt in ("csv", "json"):
-                    runs[fmt].append(
-                        export_in_process(url, slug, fmt, folder / f"scores-{leaders}.{fmt}")
+                    made, again = export_in_process(
+                        url, slug, fmt, folder / f"scores-{leaders}.{fmt}"
                     )
+                    runs[fmt].append(made)
+                    if fmt == "csv":
+                        runs["again"].append(again)
                 if args.no_command:
                     runs["command"].append(math.nan)
                     continue
@@ -214,25 +239,28 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(folder, ignore_errors=True)
     print(
         f"{'leaders':>7} {'import':>7} {'fit':>6} {'floor':>6} {'csv':>6} {'json':>6} "
-        f"{'command':>7} {'csv/fl':>6} {'json/fl':>7} {'cmd/fl':>6} {'csv s/1k':>8} {'peak MB':>7}"
+        f"{'again':>6} {'command':>7} {'csv/fl':>6} {'json/fl':>7} {'cmd/fl':>6} "
+        f"{'csv s/1k':>8} {'peak MB':>7}"
     )
     for leaders, imported, fitted, best, peak in results:
         print(
             f"{leaders:>7} {imported:>7.1f} {fitted:>6.1f} {best['floor']:>6.2f} "
-            f"{best['csv']:>6.2f} {best['json']:>6.2f} {best['command']:>7.2f} "
+            f"{best['csv']:>6.2f} {best['json']:>6.2f} {best['again']:>6.2f} "
+            f"{best['command']:>7.2f} "
             f"{best['csv'] / best['floor']:>6.2f} {best['json'] / best['floor']:>7.2f} "
             f"{best['command'] / best['floor']:>6.2f} {best['csv'] / leaders * 1000:>8.2f} "
             f"{peak / 2**20:>7.0f}"
         )
     worst = max(max(b["csv"], b["json"]) / b["floor"] for _, _, _, b, _ in results)
     heaviest = max(peak for *_, peak in results)
-    met = worst <= 3 and heaviest < 1.5 * GB
+    met = worst <= TARGET and heaviest < 1.5 * GB
     print(
-        f"seconds, best of {args.repeat}; floor = one SQL GROUP BY; csv/json = export_scores "
-        "in process; command = cl360 scores export as a child process (start-up included)"
+        f"seconds, best of {args.repeat}; floor = one SQL GROUP BY; csv/json = the export made "
+        "and stored through the disclosure ledger, in process; again = the stored CSV served "
+        "again; command = cl360 scores export as a child process (start-up included)"
     )
     print(
-        f"target (export <= 3x floor, peak < 1.5 GB): {'met' if met else 'NOT met'} "
+        f"target (export <= {TARGET}x floor, peak < 1.5 GB): {'met' if met else 'NOT met'} "
         f"(worst in-process ratio {worst:.2f}, peak {heaviest / 2**20:.0f} MB)"
     )
     return 0

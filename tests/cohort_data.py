@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from flask import Flask
 from flask.testing import FlaskClient
 
-from assessment.cohorts import add_leader, create_cohort
+from assessment.cohorts import add_leader, close_cohort, create_cohort
 from assessment.database import Database
 from assessment.instruments import Instrument
 from assessment.models import Coach, Relationship
@@ -38,7 +38,8 @@ def make_cohort(
     name: str = "Report cohort",
     predictions: dict[str, dict[str, int]] | None = None,
 ) -> SmallCohort:
-    """Leaders each rated by themselves, a manager, three peers and two direct reports.
+    """A closed cohort: leaders each rated by themselves, a manager, three peers and two
+    direct reports.
 
     ``predictions`` holds, by leader name, the predicted Others scores their self-assessment
     carries (PRODUCT §5, predicted views); leaders not in it predicted nothing.
@@ -67,6 +68,7 @@ def make_cohort(
                 )
                 new.append(NewResponse(leader.id, relationship, ratings, comments, predicted))
         store_responses(session, new)
+        close_cohort(session, cohort, "test")
         return SmallCohort(
             cohort.id, cohort.slug, cohort.name, {n: leader.id for n, leader in leaders.items()}
         )
@@ -80,3 +82,33 @@ def client_signed_in_as(app: Flask, email: str, password: str) -> FlaskClient:
     token = csrf_token(client.get("/login").get_data(as_text=True))
     client.post("/login", data={"email": email, "password": password, "csrf_token": token})
     return client
+
+
+def close(database: Database, *cohorts: object) -> None:
+    """Close cohorts (by object or name): their figures may only be read once closed."""
+    from sqlalchemy import select
+
+    from assessment.cohorts import close_cohort
+    from assessment.models import Cohort
+
+    with database.transaction() as session:
+        for cohort in cohorts:
+            found = (
+                session.scalars(select(Cohort).where(Cohort.name == cohort)).one()
+                if isinstance(cohort, str)
+                else session.get(Cohort, cohort.id)  # type: ignore[attr-defined]
+            )
+            if found.is_open:
+                close_cohort(session, found, "test")
+
+
+def export_text(database: Database, cohort_name: str, fmt: str, actor: str = "test") -> str:
+    """The scores export of a closed cohort, as ``cl360 scores export`` writes it."""
+    from sqlalchemy import select
+
+    from assessment.disclosures import content_of, scores
+    from assessment.models import Cohort
+
+    with database.transaction() as session:
+        cohort = session.scalars(select(Cohort).where(Cohort.name == cohort_name)).one()
+        return content_of(scores(session, cohort, fmt, actor=actor)).decode()

@@ -18,7 +18,7 @@ def test_scoring_benchmark_runs_on_a_tiny_cohort(tmp_path):
         capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert "csv/fl" in result.stdout and "target (export <= 3x floor" in result.stdout
+    assert "csv/fl" in result.stdout and "target (export <= 2.5x floor" in result.stdout
     assert (tmp_path / "scores-20.csv").stat().st_size > 0
 
 

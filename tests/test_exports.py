@@ -15,6 +15,7 @@ from assessment.invitations import create_invitation
 from assessment.models import Relationship, Response
 from assessment.responses import Answers, submit
 from assessment.transfer import CSV_COLUMNS as COLUMNS
+from tests.cohort_data import close
 
 SECRET_COMMENT = "The night shift incident with Jo was handled badly."
 
@@ -57,6 +58,9 @@ def exported(database, coach, instrument, signed_in):
             else:
                 submit(s, instrument, invitation, Answers(answers, comments))
         slug = cohort.slug
+    still_open = signed_in.get(f"/cohorts/{slug}/scores.csv")
+    assert still_open.status_code == 409 and "still open" in still_open.get_data(as_text=True)
+    close(database, cohort)
     csv_bytes = signed_in.get(f"/cohorts/{slug}/scores.csv")
     xlsx_bytes = signed_in.get(f"/cohorts/{slug}/scores.xlsx")
     return csv_bytes, xlsx_bytes

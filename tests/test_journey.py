@@ -108,6 +108,12 @@ def test_full_journey_produces_a_report(cohort_setup, instrument, session):
     assert "Everyone invited has responded." in completion
 
     assert session.scalar(select(func.count()).select_from(Response)) == 5
+    too_early = client.get(leader_url + "/report.pdf")
+    assert too_early.status_code == 409 and "still open" in too_early.get_data(as_text=True)
+    page = client.get(cohort_url).get_data(as_text=True)
+    assert (
+        client.post(cohort_url + "/close", data={"csrf_token": csrf_token(page)}).status_code == 302
+    )
     pdf = client.get(leader_url + "/report.pdf")
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
     assert pdf.data.startswith(b"%PDF")
@@ -385,9 +391,10 @@ def test_a_cohort_address_says_nothing_about_other_coaches(app, signed_in, datab
     assert mine == theirs == "/cohorts/ward-leaders-2027"  # the same name, each their own
     add_leader(signed_in, mine, "Rosa Fernandes", "rosa@example.org")
     assert "Rosa Fernandes" not in second.get(theirs).get_data(as_text=True)
-    ambiguous = runner.invoke(cli, ["scores", "export", "--cohort", "ward-leaders-2027"])
+    ambiguous = runner.invoke(cli, ["invitations", "send", "--cohort", "ward-leaders-2027"])
     assert ambiguous.exit_code == 1 and "say whose with --coach" in ambiguous.output
     chosen = runner.invoke(
-        cli, ["scores", "export", "--cohort", "ward-leaders-2027", "--coach", "coach@example.org"]
+        cli,
+        ["invitations", "send", "--cohort", "ward-leaders-2027", "--coach", "coach@example.org"],
     )
     assert chosen.exit_code == 0, chosen.output

@@ -4,7 +4,6 @@ stored as plain JSON that assigns leaders exactly as the fitted model does, and 
 
 from __future__ import annotations
 
-import io
 import json
 import random
 
@@ -29,7 +28,8 @@ from assessment.profiles import (
 from assessment.psychometrics import LeaderFigures
 from assessment.results import cohort_results, fit_profile_model
 from assessment.scoring import LeaderScores
-from assessment.transfer import export_scores, import_responses
+from assessment.transfer import import_responses
+from tests.cohort_data import close, export_text
 from tests.test_scores_by_hand import hand_instrument
 
 DIMENSIONS = ["purpose", "self_awareness", "courage"]
@@ -200,9 +200,8 @@ def test_profiles_are_fitted_stored_and_used_for_later_leaders(database):
         # A later leader rated like a reference leader joins the same profile.
         assert by_email["new1@example.org"].name == names_of["r0@example.org"]
         assert by_email["new2@example.org"].name == names_of["r1@example.org"]
-        out = io.StringIO()
-        export_scores(session, later, "json", out)
-    exported = json.loads(out.getvalue())
+    close(database, "Later")
+    exported = json.loads(export_text(database, "Later", "json"))
     assert exported["profiles"]["status"] == "stored"
     assert {e["email"]: e["profile"]["name"] for e in exported["leaders"]} == {
         email: assignment.name for email, assignment in by_email.items()

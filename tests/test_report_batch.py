@@ -38,7 +38,7 @@ def text_of(path: Path) -> str:
 def test_batch_renders_every_leader_and_the_cohort_report(
     database: Database, cohort: SmallCohort, tmp_path: Path
 ) -> None:
-    plan = plan_reports(database, cohort.id, tmp_path / "out", TODAY)
+    plan = plan_reports(database, cohort.id, tmp_path / "out", TODAY, actor="test")
     assert [t.label for t in plan.tasks] == ["cohort report", "Ada Lovelace", "Grace Hopper"]
     seen = []
     result = run_reports(plan, jobs=2, progress=seen.append)
@@ -91,4 +91,4 @@ def test_cli_refuses_an_unknown_cohort(runner, tmp_path: Path) -> None:
 
 def test_plan_refuses_an_unknown_cohort(database: Database, tmp_path: Path) -> None:
     with pytest.raises(BatchError):
-        plan_reports(database, 10**9, tmp_path)
+        plan_reports(database, 10**9, tmp_path, actor="test")

@@ -39,7 +39,7 @@ def test_coach_downloads_the_cohort_report(signed_in: FlaskClient, cohort: Small
     assert response.status_code == 200
     assert response.mimetype == "application/pdf"
     assert response.headers["Content-Disposition"] == (
-        f'attachment; filename="{cohort.slug}-cohort-report.pdf"'
+        f"attachment; filename={cohort.slug}-cohort-report.pdf"
     )
     reader = pypdf.PdfReader(io.BytesIO(response.data))
     text = " ".join(" ".join(p.extract_text() for p in reader.pages).split())
@@ -48,6 +48,7 @@ def test_coach_downloads_the_cohort_report(signed_in: FlaskClient, cohort: Small
         assert name not in text  # no leader is named in the cohort report
     inline = signed_in.get(url_of(cohort) + "?inline")
     assert inline.headers["Content-Disposition"].startswith("inline;")
+    assert inline.data == response.data  # the stored report, not a new one
 
 
 def test_cohort_report_is_only_for_its_coach(

@@ -19,13 +19,13 @@ import json
 import math
 
 import pytest
-from sqlalchemy import select
 
 from assessment.accounts import create_coach
 from assessment.cohorts import create_cohort
 from assessment.instruments import Instrument
-from assessment.models import Cohort, Leader
-from assessment.transfer import export_scores, import_responses
+from assessment.models import Leader
+from assessment.transfer import import_responses
+from tests.cohort_data import close, export_text
 from tests.test_scoring import tiny_instrument
 
 approx = pytest.approx
@@ -106,14 +106,11 @@ def exported(database):
             session.add(Leader(cohort=now, name=name, email=f"{name.lower()}@example.org"))
         session.flush()
         import_responses(session, now, NOW_CSV.encode(), actor="test")
-    with database.session() as session:
-        now = session.scalars(select(Cohort).where(Cohort.name == "Now")).one()
-        as_json, as_csv = io.StringIO(), io.StringIO()
-        export_scores(session, now, "json", as_json)
-        export_scores(session, now, "csv", as_csv)
-    data = json.loads(as_json.getvalue())
-    rows = list(csv.DictReader(io.StringIO(as_csv.getvalue())))
-    return data, rows, as_json.getvalue() + as_csv.getvalue()
+    close(database, "Before", "Now")
+    as_json, as_csv = export_text(database, "Now", "json"), export_text(database, "Now", "csv")
+    data = json.loads(as_json)
+    rows = list(csv.DictReader(io.StringIO(as_csv)))
+    return data, rows, as_json + as_csv
 
 
 def leader(data: dict, name: str) -> dict:

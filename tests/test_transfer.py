@@ -25,11 +25,11 @@ from assessment.results import cohort_results
 from assessment.transfer import (
     CSV_COLUMNS,
     csv_rows,
-    export_scores,
     import_responses,
     problem_line,
     write_csv,
 )
+from tests.cohort_data import close, export_text
 from tests.test_scores_by_hand import HEADER, NOW_CSV, hand_instrument
 
 NUMBERS = ("n", "mean", "sd", "ci_low", "ci_high", "rwg")
@@ -236,10 +236,8 @@ def imported(database, cohort) -> Cohort:
 
 
 def export(database, cohort: Cohort, fmt: str) -> str:
-    with database.session() as session:
-        out = io.StringIO()
-        export_scores(session, session.merge(cohort), fmt, out)
-        return out.getvalue()
+    close(database, cohort)
+    return export_text(database, cohort.name, fmt)
 
 
 def test_export_carries_no_rater_level_data(database, imported):
@@ -316,11 +314,17 @@ def test_spreadsheet_formulas_in_names_are_neutralised(database, imported):
     assert ",'=HYPERLINK(1)," in text and ",=HYPERLINK" not in text
 
 
-def test_command_line_export(runner, imported, tmp_path):
+def test_command_line_export(runner, database, imported, tmp_path):
+    out = tmp_path / "scores.csv"
+    still_open = runner.invoke(
+        cli, ["scores", "export", "--cohort", imported.slug, "--out", str(out)]
+    )
+    assert still_open.exit_code == 1 and "is still open" in still_open.output
+    assert not out.exists()  # never an empty file
+    close(database, imported)
     result = runner.invoke(cli, ["scores", "export", "--cohort", imported.slug, "--format", "json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["cohort"]["slug"] == imported.slug
-    out = tmp_path / "scores.csv"
     result = runner.invoke(cli, ["scores", "export", "--cohort", imported.slug, "--out", str(out)])
     assert result.exit_code == 0, result.output
     with out.open(encoding="utf-8") as handle:

@@ -7,14 +7,13 @@ action back, so nothing is half-done.
 
 from __future__ import annotations
 
-import io
 from datetime import date
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from assessment import exports, moderation, nominations, releases, reminders, transfer
+from assessment import disclosures, moderation, nominations, releases, reminders
 from assessment.cohorts import CohortError, cohort_instrument, reopen_cohort, set_schedule
 from assessment.forms import (
     DecisionForm,
@@ -27,10 +26,15 @@ from assessment.forms import (
 from assessment.imports import ImportProblems, import_leaders, import_raters
 from assessment.mail import MailError
 from assessment.models import Cohort, MailMessage, Nomination
-from assessment.responses import leader_responses
-from assessment.results import cohort_results
-from assessment.scoring import Rules, score_leader
-from assessment.views.coach import NewLink, my_cohort, my_leader, render_cohort, render_leader
+from assessment.scoring import Rules
+from assessment.views.coach import (
+    NewLink,
+    my_cohort,
+    my_leader,
+    not_yet,
+    render_cohort,
+    render_leader,
+)
 from assessment.web import (
     current_coach,
     db_session,
@@ -38,7 +42,9 @@ from assessment.web import (
     postman,
     require,
     rollback,
+    send_artefact,
     settings,
+    writes,
 )
 
 blueprint = Blueprint("campaign", __name__)
@@ -276,8 +282,11 @@ def leader_link(slug: str, leader_id: int) -> Response | tuple[str, int]:
 
 @blueprint.route("/cohorts/<slug>/leaders/<int:leader_id>/comments", methods=["GET", "POST"])
 @login_required
+@writes
 def moderate(slug: str, leader_id: int) -> str | Response | tuple[str, int]:
     leader = my_leader(slug, leader_id)
+    if leader.cohort.is_open:
+        return not_yet(disclosures.CohortOpen(leader.cohort))
     instrument = cohort_instrument(leader.cohort)
     form = RedactionForm()
     secret = settings().secret_key
@@ -298,18 +307,13 @@ def moderate(slug: str, leader_id: int) -> str | Response | tuple[str, int]:
         else:
             flash("Comment saved as it will appear in the report.", "success")
             return redirect(url_for("campaign.moderate", slug=slug, leader_id=leader.id))
-    scores = score_leader(instrument, leader_responses(db_session(), leader))
-    comments = (
-        moderation.leader_comments(db_session(), leader, instrument, secret)
-        if scores.comments_allowed
-        else []
-    )
+    shown = disclosures.comments_for_moderation(db_session(), leader, actor=_actor(), secret=secret)
     return render_template(
         "coach/moderate.html",
         leader=leader,
         cohort=leader.cohort,
-        comments=comments,
-        comments_allowed=scores.comments_allowed,
+        comments=shown.comments,
+        comments_allowed=shown.allowed,
         comments_minimum=Rules.from_instrument(instrument).comments_minimum,
         state=releases.release_state(db_session(), leader),
         action_form=EmptyForm(),
@@ -337,21 +341,13 @@ def release(slug: str, leader_id: int) -> Response:
 
 @blueprint.route("/cohorts/<slug>/scores.<fmt>")
 @login_required
-def export_scores(slug: str, fmt: str) -> Response:
+@writes
+def export_scores(slug: str, fmt: str) -> Response | tuple[str, int]:
     """The cohort's aggregated scores: the rows of ``cl360 scores export``, as CSV or XLSX."""
     cohort = my_cohort(slug)
     require(fmt in ("csv", "xlsx"))
-    if fmt == "csv":
-        out = io.StringIO()
-        transfer.export_scores(db_session(), cohort, "csv", out)
-        body = out.getvalue().encode("utf-8-sig")  # the BOM makes Excel read UTF-8
-        mimetype = "text/csv; charset=utf-8"
-    else:
-        rows = transfer.csv_rows(cohort_results(db_session(), cohort))
-        body = exports.to_xlsx(transfer.CSV_COLUMNS, rows)
-        mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    return Response(
-        body,
-        mimetype=mimetype,
-        headers={"Content-Disposition": f'attachment; filename="{cohort.slug}-scores.{fmt}"'},
-    )
+    try:
+        artefact = disclosures.scores(db_session(), cohort, fmt, actor=_actor())
+    except disclosures.CohortOpen as error:
+        return not_yet(error)
+    return send_artefact(artefact)

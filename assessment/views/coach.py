@@ -11,7 +11,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
-from assessment import invitations, reporting
+from assessment import disclosures, invitations
 from assessment.cohorts import (
     FILTERS,
     CohortError,
@@ -36,7 +36,7 @@ from assessment.imports import RowProblem
 from assessment.instruments import Instrument, discover_instruments, language_variants
 from assessment.models import AccessLink, Cohort, Invitation, Leader, LinkPurpose, Relationship
 from assessment.nominations import pending
-from assessment.releases import coach_report_pdf, released_leaders
+from assessment.releases import released_leaders
 from assessment.reminders import leaders_without_link, outstanding, unsent
 from assessment.web import (
     current_coach,
@@ -44,7 +44,9 @@ from assessment.web import (
     login_required,
     postman,
     require,
+    send_artefact,
     settings,
+    writes,
 )
 
 blueprint = Blueprint("coach", __name__)
@@ -379,15 +381,17 @@ def revoke(link_id: int) -> Response:
 
 @blueprint.route("/cohorts/<slug>/leaders/<int:leader_id>/report.pdf")
 @login_required
-def report(slug: str, leader_id: int) -> Response:
+@writes
+def report(slug: str, leader_id: int) -> Response | tuple[str, int]:
     leader = my_leader(slug, leader_id)
-    pdf = coach_report_pdf(db_session(), leader)
-    filename = reporting.report_filename(leader)
-    download = request.args.get("inline") is None
-    return Response(
-        pdf,
-        mimetype="application/pdf",
-        headers={
-            "Content-Disposition": f'{"attachment" if download else "inline"}; filename="{filename}"'
-        },
-    )
+    try:
+        artefact = disclosures.leader_pdf(db_session(), leader, actor=current_coach().email)
+    except disclosures.CohortOpen as error:
+        return not_yet(error)
+    return send_artefact(artefact, inline=request.args.get("inline") is not None)
+
+
+def not_yet(error: disclosures.CohortOpen) -> tuple[str, int]:
+    """The page for a disclosure asked for while the cohort is open: why, and what to do."""
+    page = render_template("error.html", title="Not while the cohort is open", message=str(error))
+    return page, 409

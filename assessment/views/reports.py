@@ -10,22 +10,20 @@ from __future__ import annotations
 from flask import Blueprint, request
 from werkzeug.wrappers import Response
 
-from assessment import reporting
-from assessment.views.coach import my_cohort
-from assessment.web import db_session, login_required
+from assessment import disclosures
+from assessment.views.coach import my_cohort, not_yet
+from assessment.web import current_coach, db_session, login_required, send_artefact, writes
 
 blueprint = Blueprint("reports", __name__)
 
 
 @blueprint.route("/cohorts/<slug>/cohort-report.pdf")
 @login_required
-def cohort_report(slug: str) -> Response:
+@writes
+def cohort_report(slug: str) -> Response | tuple[str, int]:
     cohort = my_cohort(slug)
-    pdf = reporting.cohort_report_pdf(db_session(), cohort)
-    disposition = "inline" if request.args.get("inline") is not None else "attachment"
-    filename = reporting.cohort_report_filename(cohort)
-    return Response(
-        pdf,
-        mimetype="application/pdf",
-        headers={"Content-Disposition": f'{disposition}; filename="{filename}"'},
-    )
+    try:
+        artefact = disclosures.cohort_pdf(db_session(), cohort, actor=current_coach().email)
+    except disclosures.CohortOpen as error:
+        return not_yet(error)
+    return send_artefact(artefact, inline=request.args.get("inline") is not None)

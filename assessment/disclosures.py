@@ -1,0 +1,391 @@
+"""The disclosure ledger: every figure or comment that leaves the product, from which responses.
+
+A reader who compares two disclosures for a leader learns the difference between the responses
+they were computed from; so every disclosure (a scores export in any format, a leader's or the
+cohort's PDF, the comments shown for moderation, a release) goes through here, and nothing else
+reads observer responses for a coach (docs/anonymity.md, "The disclosure ledger"):
+
+- **Nothing leaves an open cohort.** While raters may still answer, each new answer would move
+  the figures by exactly that rater's contribution; :class:`CohortOpen` says so instead.
+- **Each leader's responses are decided once per disclosure** (:func:`decide`): the responses
+  of an earlier disclosure again, or — after the cohort was reopened and more answers came
+  in — a set that differs from every disclosed one by enough new responses in each group whose
+  figures change (:func:`assessment.scoring.regeneration_responses`, the same rule releases
+  always followed). New responses that cannot be used yet are *held back*, and said so.
+- **What was disclosed is kept** (:class:`~assessment.models.Artefact`): asking again for the
+  same thing from the same responses serves the same bytes, and every time is recorded
+  (:class:`~assessment.models.Disclosure`).
+
+Domain operations that only flush, like the rest of the package.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import zlib
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from assessment.cohorts import CohortError, cohort_instrument
+from assessment.models import (
+    Artefact,
+    ArtefactSet,
+    Cohort,
+    Disclosure,
+    Leader,
+    Relationship,
+    Response,
+    ResponseSet,
+)
+from assessment.responses import leader_responses_by_id
+from assessment.scoring import Rules, exposure_minimum, regeneration_responses
+
+COMPRESSED_KINDS = frozenset({"scores_csv", "scores_json", "scores_xlsx"})
+"""Text artefacts are stored compressed (zlib); PDFs and workbooks are compressed already."""
+
+
+class CohortOpen(CohortError):
+    """A disclosure was asked for while the cohort still takes answers."""
+
+    def __init__(self, cohort: Cohort) -> None:
+        super().__init__(
+            f"'{cohort.name}' is still open, so no scores, reports or comments can be shown yet: "
+            "while raters can still answer, each new answer would change the figures by exactly "
+            "that person's answers. Close the cohort first; completion stays visible meanwhile."
+        )
+
+
+def digest(response_ids: Iterable[str]) -> str:
+    """The name of a set of responses: SHA-256 of its sorted ids."""
+    return hashlib.sha256(",".join(sorted(response_ids)).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The responses one leader's disclosure uses now, and the new ones it must leave out."""
+
+    leader_id: int
+    response_ids: frozenset[str]
+    held_back: dict[str, int] = field(default_factory=dict)
+    """New responses per rater group that would expose someone by difference if used now."""
+    needed: dict[str, int] = field(default_factory=dict)
+    """Per held-back group, at least how many more responses it needs before it can count."""
+    everything: bool = True
+    """Whether these are all the leader's responses (nothing held back)."""
+
+    @property
+    def digest(self) -> str:
+        return digest(self.response_ids)
+
+
+def decide(
+    session: Session, cohort: Cohort, leader_ids: Collection[int] | None = None
+) -> dict[int, Decision]:
+    """The responses each leader's next disclosure may use (all leaders, or ``leader_ids``).
+
+    Reads every leader's response ids and disclosed sets in two queries; a leader's answers
+    are read only when new responses arrived after an earlier disclosure and must be weighed.
+    """
+    if cohort.is_open:
+        raise CohortOpen(cohort)
+    query = select(Leader.id).where(Leader.cohort_id == cohort.id)
+    if leader_ids is not None:
+        query = query.where(Leader.id.in_(list(leader_ids)))
+    chosen = list(session.scalars(query.order_by(Leader.id)))
+    current: dict[int, set[str]] = {leader_id: set() for leader_id in chosen}
+    for response_id, leader_id in session.execute(
+        select(Response.id, Response.leader_id).where(Response.leader_id.in_(chosen))
+    ):
+        current[leader_id].add(response_id)
+    history: dict[int, list[list[str]]] = {}
+    for leader_id, ids in session.execute(
+        select(ResponseSet.leader_id, ResponseSet.response_ids)
+        .where(ResponseSet.leader_id.in_(chosen))
+        .order_by(ResponseSet.id)
+    ):
+        history.setdefault(leader_id, []).append(ids)
+    instrument = None
+    rules = None
+    decisions: dict[int, Decision] = {}
+    for leader_id in chosen:
+        now = frozenset(current[leader_id])
+        earlier = history.get(leader_id, [])
+        if not earlier or any(frozenset(ids) == now for ids in earlier):
+            decisions[leader_id] = Decision(leader_id, now)
+            continue
+        if instrument is None:
+            instrument = cohort_instrument(cohort)
+            rules = Rules.from_instrument(instrument)
+        leader = session.get(Leader, leader_id)
+        regeneration = regeneration_responses(
+            instrument, leader_responses_by_id(session, leader), earlier, rules
+        )
+        needed = {
+            group: max(1, exposure_minimum([group], rules) - count)
+            for group, count in regeneration.held_back.items()
+        }
+        decisions[leader_id] = Decision(
+            leader_id,
+            regeneration.response_ids,
+            dict(regeneration.held_back),
+            needed,
+            everything=regeneration.response_ids == now,
+        )
+    return decisions
+
+
+def limits(decisions: Mapping[int, Decision]) -> dict[int, frozenset[str]]:
+    """The decisions that leave responses out, as the ``response_ids`` the readers take."""
+    return {
+        leader_id: decision.response_ids
+        for leader_id, decision in decisions.items()
+        if not decision.everything
+    }
+
+
+@dataclass(frozen=True)
+class Made:
+    """What a disclosure hands out: the bytes (None for a page), their type and file name."""
+
+    content: bytes | None
+    media_type: str
+    filename: str
+
+
+def disclose(
+    session: Session,
+    cohort: Cohort,
+    kind: str,
+    decisions: Mapping[int, Decision],
+    make: Callable[[], Made],
+    *,
+    actor: str,
+    variant: str = "",
+) -> Artefact:
+    """The artefact of ``kind`` for these decisions: the stored one if it exists, else made now
+    (``make`` computes it from the decided responses) and stored; either way recorded.
+
+    ``variant`` separates artefacts of one kind that differ by more than their responses
+    (the leader a PDF is about).
+    """
+    key = artefact_key(cohort, kind, decisions, variant)
+    artefact = stored(session, key)
+    if artefact is None:
+        made = make()
+        compressed = made.content is not None and kind in COMPRESSED_KINDS
+        artefact = Artefact(
+            cohort_id=cohort.id,
+            kind=kind,
+            key=key,
+            media_type=made.media_type,
+            filename=made.filename,
+            content=zlib.compress(made.content, 1) if compressed else made.content,
+            compressed=compressed,
+        )
+        session.add(artefact)
+        session.flush()
+        sets = record_sets(session, decisions.values())
+        session.add_all(ArtefactSet(artefact_id=artefact.id, response_set_id=s.id) for s in sets)
+    session.add(Disclosure(artefact_id=artefact.id, actor=actor))
+    session.flush()
+    return artefact
+
+
+def artefact_key(
+    cohort: Cohort, kind: str, decisions: Mapping[int, Decision], variant: str = ""
+) -> str:
+    """The name of what a disclosure of ``kind`` shows from these responses."""
+    return hashlib.sha256(
+        "\n".join(
+            [kind, str(cohort.id), variant]
+            + [f"{leader_id}:{decisions[leader_id].digest}" for leader_id in sorted(decisions)]
+        ).encode()
+    ).hexdigest()
+
+
+def stored(session: Session, key: str) -> Artefact | None:
+    return session.scalar(select(Artefact).where(Artefact.key == key))
+
+
+def content_of(artefact: Artefact) -> bytes:
+    if artefact.content is None:
+        return b""
+    return zlib.decompress(artefact.content) if artefact.compressed else artefact.content
+
+
+def record_sets(session: Session, decisions: Iterable[Decision]) -> list[ResponseSet]:
+    """The ledger's entry for each decided set, added when it is new."""
+    wanted = {(d.leader_id, d.digest): d for d in decisions}
+    existing = {
+        (s.leader_id, s.digest): s
+        for s in session.scalars(
+            select(ResponseSet).where(
+                ResponseSet.leader_id.in_({leader for leader, _ in wanted}),
+                ResponseSet.digest.in_({d for _, d in wanted}),
+            )
+        )
+    }
+    missing = [d for key, d in wanted.items() if key not in existing]
+    if missing:
+        groups = groups_of(session, {i for d in missing for i in d.response_ids})
+        new = [
+            ResponseSet(
+                leader_id=d.leader_id,
+                digest=d.digest,
+                response_ids=sorted(d.response_ids),
+                counts=dict(Counter(groups[i] for i in d.response_ids)),
+            )
+            for d in missing
+        ]
+        session.add_all(new)
+        session.flush()
+        existing.update({(s.leader_id, s.digest): s for s in new})
+    return [existing[key] for key in wanted]
+
+
+def groups_of(session: Session, response_ids: Iterable[str]) -> dict[str, str]:
+    """The rater group of each response."""
+    found: dict[str, str] = {}
+    ids = sorted(response_ids)
+    for start in range(0, len(ids), 5000):
+        found.update(
+            (response_id, Relationship(relationship).value)
+            for response_id, relationship in session.execute(
+                select(Response.id, Response.relationship_).where(
+                    Response.id.in_(ids[start : start + 5000])
+                )
+            )
+        )
+    return found
+
+
+def held_back_lines(decision: Decision, rules: Rules) -> list[str]:
+    """Why newer responses are not in a disclosure yet, one sentence per group, for the coach."""
+    return [
+        f"{rules.label(group)}: {count} new response{'s' if count != 1 else ''} held back "
+        f"until at least {decision.needed.get(group, 1)} more arrive"
+        for group, count in sorted(decision.held_back.items())
+    ]
+
+
+# -- The disclosures themselves --------------------------------------------------------------
+
+SCORE_FORMATS = {
+    "csv": ("scores_csv", "text/csv; charset=utf-8"),
+    "json": ("scores_json", "application/json"),
+    "xlsx": ("scores_xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+}
+
+
+def scores(session: Session, cohort: Cohort, fmt: str, *, actor: str) -> Artefact:
+    """The cohort's scores export (``cl360 scores export``, the coach's CSV and XLSX)."""
+    from assessment import exports, transfer
+    from assessment.results import cohort_results
+
+    kind, media_type = SCORE_FORMATS[fmt]
+    decisions = decide(session, cohort)
+
+    def make() -> Made:
+        results = cohort_results(session, cohort, response_ids=limits(decisions))
+        if fmt == "xlsx":
+            body = exports.to_xlsx(transfer.CSV_COLUMNS, transfer.csv_rows(results))
+        else:
+            out = io.StringIO()
+            (transfer.write_csv if fmt == "csv" else transfer.write_json)(results, out)
+            body = out.getvalue().encode()
+        return Made(body, media_type, f"{cohort.slug}-scores.{fmt}")
+
+    return disclose(session, cohort, kind, decisions, make, actor=actor)
+
+
+def leader_pdf(session: Session, leader: Leader, *, actor: str) -> Artefact:
+    """A leader's report as the coach downloads it, or as it is released to the leader."""
+    from assessment.reporting import leader_report, report_filename
+    from assessment.results import cohort_results
+    from reports.render import render_pdf
+
+    cohort = leader.cohort
+    decisions = decide(session, cohort)
+
+    def make() -> Made:
+        results = cohort_results(session, cohort, response_ids=limits(decisions))
+        report = leader_report(
+            session, leader, results=results, response_ids=decisions[leader.id].response_ids
+        )
+        return Made(render_pdf(report), "application/pdf", report_filename(leader))
+
+    kind, subset, variant = pdf_disclosure(decisions, leader.id)
+    return disclose(session, cohort, kind, subset, make, actor=actor, variant=variant)
+
+
+def pdf_disclosure(
+    decisions: Mapping[int, Decision], leader_id: int | None
+) -> tuple[str, dict[int, Decision], str]:
+    """Kind, responses and variant of a leader's PDF (the cohort report for ``None``): a
+    leader's report is named by that leader's responses alone, the cohort's by everyone's."""
+    if leader_id is None:
+        return "cohort_pdf", dict(decisions), ""
+    return "report_pdf", {leader_id: decisions[leader_id]}, str(leader_id)
+
+
+def cohort_pdf(session: Session, cohort: Cohort, *, actor: str) -> Artefact:
+    """The coach's cohort report."""
+    from assessment.reporting import cohort_report_data, cohort_report_filename
+    from assessment.results import cohort_results
+    from reports.render import render_pdf
+
+    decisions = decide(session, cohort)
+
+    def make() -> Made:
+        results = cohort_results(session, cohort, response_ids=limits(decisions))
+        pdf = render_pdf(cohort_report_data(session, cohort, results=results))
+        return Made(pdf, "application/pdf", cohort_report_filename(cohort))
+
+    kind, subset, variant = pdf_disclosure(decisions, None)
+    return disclose(session, cohort, kind, subset, make, actor=actor, variant=variant)
+
+
+@dataclass(frozen=True)
+class ShownComments:
+    """The comments the moderation page may show, from the decided responses."""
+
+    decision: Decision
+    allowed: bool
+    comments: list[Any]
+
+
+def comments_for_moderation(
+    session: Session, leader: Leader, *, actor: str, secret: str
+) -> ShownComments:
+    """The observer comments a coach moderates: those of the responses a release would use."""
+    from assessment import moderation
+    from assessment.scoring import score_leader
+
+    cohort = leader.cohort
+    instrument = cohort_instrument(cohort)
+    decision = decide(session, cohort, [leader.id])[leader.id]
+    responses = leader_responses_by_id(session, leader, decision.response_ids)
+    allowed = score_leader(
+        instrument, responses.values(), Rules.from_instrument(instrument)
+    ).comments_allowed
+    if not allowed:
+        return ShownComments(decision, False, [])
+    shown = moderation.leader_comments(
+        session, leader, instrument, secret, response_ids=decision.response_ids
+    )
+    disclose(
+        session,
+        cohort,
+        "comments",
+        {leader.id: decision},
+        lambda: Made(None, "text/html", "comments"),
+        actor=actor,
+        variant=str(leader.id),
+    )
+    return ShownComments(decision, True, shown)
