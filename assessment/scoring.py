@@ -36,7 +36,9 @@ from assessment.instruments import OBSERVER_GROUPS, RATER_GROUPS, Instrument
 # 1.1: blind spots, hidden strengths and other thresholds compare with TOLERANCE; Withheld
 # carries a machine-readable code; cohort figures (psychometrics) and profiles added.
 # 1.2: predicted views (the leader's predicted Others scores and the prediction error).
-SCORING_VERSION = "1.2"
+# 1.3: disclosure control inside one report (statement figures withheld where raters skipped
+# statements, whole capabilities withheld against subtraction, Others of one small group).
+SCORING_VERSION = "1.3"
 OTHERS = "others"
 COMBINED = "peer_direct_report"
 DEFAULT_GAP_THRESHOLD = 1.0
@@ -49,6 +51,8 @@ OTHERS_BELOW_MINIMUM = "others_below_minimum"
 GROUP_BELOW_MINIMUM = "group_below_minimum"
 FIGURE_BELOW_MINIMUM = "figure_below_minimum"
 COMPLEMENT = "complement"
+PARTIAL_ANSWERS = "partial_answers"
+OTHERS_ONE_GROUP = "others_one_group"
 
 
 @dataclass(frozen=True)
@@ -88,7 +92,8 @@ class Withheld:
     minimum: int
     reason: str
     code: str = ""
-    """One of the ``*_MINIMUM`` / :data:`COMPLEMENT` codes: the reason without any number."""
+    """One of the ``*_MINIMUM``, :data:`COMPLEMENT`, :data:`PARTIAL_ANSWERS` or
+    :data:`OTHERS_ONE_GROUP` codes: the reason without any number."""
 
 
 @dataclass(frozen=True)
@@ -486,7 +491,7 @@ class _Scoring:
             key: _Pool.of(values[found], leader[found], n_leaders, points)
             for key, found in rows.items()
         }
-        self._decide()
+        self._decide(~np.isnan(values[:, layout.n_dimensions :]))
 
     def _group_count(self, group: str) -> np.ndarray:
         """Raters per leader in an observer group (or in peers and direct reports together)."""
@@ -494,13 +499,16 @@ class _Scoring:
             return self.combined_count
         return self.counts[:, _GROUP_CODE[group]]
 
-    def _decide(self) -> None:
-        """Which groups and figures may be shown (PRODUCT §4), as boolean arrays.
+    def _decide(self, answered: np.ndarray) -> None:
+        """Which groups and figures may be shown (docs/anonymity.md), as boolean arrays.
 
-        ``shown[group]`` is per leader, ``figure_shown`` / ``below`` / ``complement`` per
-        leader and figure; a group is a candidate only when Others itself may be shown.
+        ``shown[group]`` is per leader, ``figure_shown`` / ``below`` / ``complement`` /
+        ``partial`` per leader and figure; a group is a candidate only when Others itself may
+        be shown. ``answered`` says which items each response row answered.
         """
         rules = self.rules
+        self.one_group = self._others_of_one_hidden_group()
+        self.others_shown = self.others_shown & ~self.one_group
         is_dimension = np.arange(len(self.layout.figure_ids)) < self.layout.n_dimensions
         self.shown: dict[str, np.ndarray] = {}
         self.below_group: dict[str, np.ndarray] = {}
@@ -529,14 +537,160 @@ class _Scoring:
             self.below[key] = group_shown & (pool.n < minimum) & ((pool.n > 0) | is_dimension)
             self.complement[key] = np.zeros_like(pool.n, dtype=bool)
         self._suppress_complements()
+        self.partial = {key: np.zeros_like(pool.n, dtype=bool) for key, pool in self.pools.items()}
+        self._suppress_partial_patterns(answered)
         self.any_withheld = {
             (code, key): withheld[key].any(axis=1).tolist()
             for code, withheld in (
                 (FIGURE_BELOW_MINIMUM, self.below),
                 (COMPLEMENT, self.complement),
+                (PARTIAL_ANSWERS, self.partial),
             )
             for key in self.pools
         }
+
+    def _others_of_one_hidden_group(self) -> np.ndarray:
+        """Leaders whose observers all come from one group, too few to be shown as that group:
+        Others would be that group in all but name, so it is withheld too."""
+        rules = self.rules
+        groups_present = (self.counts[:, 1:] > 0).sum(axis=1)
+        below_own = np.zeros_like(self.others_shown)
+        for group in OBSERVER_GROUPS:
+            count = self._group_count(group)
+            below_own |= (count > 0) & (count < rules.minimum(group))
+        return self.others_shown & (groups_present == 1) & below_own
+
+    def _suppress_partial_patterns(self, answered: np.ndarray) -> None:
+        """Withhold statement figures that, with a capability's figure, isolate someone.
+
+        A capability's figure averages each rater's own mean of the statements they answered;
+        a statement's figure sums the answers to it. When raters skip different statements the
+        two weigh people differently, and a reader who combines them can work out one rater's
+        capability score, or one answer, by subtraction. The rule (docs/anonymity.md, "Inside
+        one disclosure") looks at each capability's *atoms*: every group shown on its own (or
+        the combined peers and direct reports) and the rest, counted in Others only. In an atom,
+        call *complete* the raters who answered every statement of the capability and
+        *partial* those who answered some. Then, with m the atom's minimum:
+
+        * no partial raters, or at least m partial and at least m complete: every statement
+          figure may be shown (a difference then always mixes at least m people);
+        * otherwise, if some statement was answered by at least m of the atom's counted raters:
+          the one most of them answered is withheld, in the atom's group and in Others (a
+          combination that uses the capability figure then always includes all of them);
+        * otherwise every statement figure of the capability that includes this atom is withheld.
+
+        A group configured to a minimum of 1 (a manager) shown on its own needs no protection.
+        Its raters counted in the rest may still be known from their own figures: they count as
+        partial when they skipped, but never among the m raters that keep the others safe.
+        """
+        table, layout = self.table, self.layout
+        observer = np.flatnonzero(table.relationship != _GROUP_CODE["self"])
+        if not len(observer):
+            return
+        n_leaders = len(table.keys)
+        leader = table.leader[observer]
+        relationship = table.relationship[observer]
+        groups = (*OBSERVER_GROUPS, COMBINED)
+        rest = len(groups)  # the atom of raters counted in Others only for this capability
+        kind = {
+            group: np.isin(relationship, [_GROUP_CODE[g] for g in _members(group)])
+            for group in groups
+        }
+        protected = np.isin(
+            relationship,
+            [_GROUP_CODE[g] for g in OBSERVER_GROUPS if self.rules.minimum(g) > 1],
+        )
+        split = layout.n_dimensions
+        for index, columns in enumerate(layout.dimension_columns):
+            # A group forms its own atom where its capability figure is shown; the rest are
+            # known only through Others (and through statement figures a group may show).
+            atom = np.full(len(observer), rest)
+            on_own = {group: self.figure_shown[group][:, index] for group in groups}
+            for position, group in enumerate(groups):
+                atom[on_own[group][leader] & kind[group]] = position
+            minimum = self._atom_minimums(leader, relationship, atom)
+            cell = leader * (rest + 1) + atom
+
+            def per_atom(flags: np.ndarray, cell: np.ndarray = cell) -> np.ndarray:
+                counted = np.bincount(cell, weights=flags, minlength=n_leaders * (rest + 1))
+                return counted.reshape(n_leaders, rest + 1)
+
+            block = answered[observer][:, columns]
+            count = block.sum(axis=1)
+            complete, counted = count == len(columns), (count > 0) & (2 * count >= len(columns))
+            partial = (count > 0) & ~complete
+            # Raters of a group with a minimum of 1 may be known from their own figures: they
+            # count as partial, but never towards the raters that keep others safe.
+            n_complete = per_atom(complete & protected)
+            free = (per_atom(partial) == 0) | (
+                (per_atom(partial & protected) >= minimum) & (n_complete >= minimum)
+            )
+            free |= minimum <= 1  # a manager shown on their own needs no protection
+            # Per atom, the statement most of its counted raters answered (ties: the first);
+            # one statement for every atom when one will do, so Others loses only that one.
+            by_item = np.stack(
+                [per_atom(counted & protected & block[:, j]) for j in range(len(columns))],
+                axis=2,
+            )
+            enough = (by_item >= minimum[..., None]) | free[..., None]
+            common = enough.all(axis=1)
+            shared = np.argmax(np.where(common, by_item.sum(axis=1), -1), axis=1)
+            chosen = np.where(common.any(axis=1)[:, None], shared[:, None], by_item.argmax(axis=2))
+            spare = np.take_along_axis(by_item, chosen[..., None], 2)[..., 0] >= minimum
+            one_item, every_item = ~free & spare, ~free & ~spare
+            withhold = np.zeros((n_leaders, rest + 1, len(columns)), dtype=bool)
+            withhold[every_item] = True
+            atoms_one = np.argwhere(one_item)
+            withhold[atoms_one[:, 0], atoms_one[:, 1], chosen[one_item]] = True
+            withhold &= self.others_shown[:, None, None]
+            if not withhold.any():
+                continue
+            from_rest = withhold[:, rest]
+            figure_columns = split + columns
+            for key in self.pools:
+                if key == "self":
+                    continue
+                if key == OTHERS:
+                    hidden = withhold.any(axis=1)
+                else:
+                    # A group's statement figures hold its atom, or its raters in the rest.
+                    own = withhold[:, groups.index(key)]
+                    hidden = own | (from_rest & ~on_own[key][:, None])
+                dropped = hidden & self.figure_shown[key][:, figure_columns]
+                self.figure_shown[key][:, figure_columns] &= ~hidden
+                self.partial[key][:, figure_columns] |= dropped
+
+    def _atom_minimums(
+        self, leader: np.ndarray, relationship: np.ndarray, atom: np.ndarray
+    ) -> np.ndarray:
+        """(leaders, atoms): the fewest raters of each atom whose pooled answers may be known
+        (:func:`exposure_minimum`: a group's own minimum, and at least the Others minimum)."""
+        rules = self.rules
+        groups = (*OBSERVER_GROUPS, COMBINED)
+        n_leaders = len(self.table.keys)
+        minimums = np.empty((n_leaders, len(groups) + 1), dtype=float)
+        for index, group in enumerate(groups):
+            members = ("peer", "direct_report") if group == COMBINED else (group,)
+            minimums[:, index] = (
+                rules.minimum(group)
+                if rules.minimum(group) <= 1
+                else exposure_minimum(members, rules)
+            )
+        # The rest mixes relationships (the Others minimum) unless it holds only one.
+        rest = atom == len(groups)
+        kinds = np.zeros(n_leaders, dtype=np.intp)
+        single = np.full(n_leaders, float(rules.others_minimum))
+        for group in OBSERVER_GROUPS:
+            present = (
+                np.bincount(
+                    leader[rest & (relationship == _GROUP_CODE[group])], minlength=n_leaders
+                )
+                > 0
+            )
+            kinds += present
+            single = np.where(present, exposure_minimum([group], rules), single)
+        minimums[:, -1] = np.where(kinds == 1, single, rules.others_minimum)
+        return minimums
 
     def _suppress_complements(self) -> None:
         """Hide figures whose withheld remainder could be worked out by subtraction.
@@ -544,9 +698,11 @@ class _Scoring:
         Others includes raters whose own group is too small to show. If Others and every shown
         group are printed, Others' total minus the shown groups' totals is the sum of those
         hidden raters; when that remainder is smaller than :func:`exposure_minimum` allows, it
-        exposes them. Withhold the smallest shown group's figure (ties: the group key first in
-        alphabetical order) until the remainder is zero or large enough. Too few observers
-        for a figure at all: no group may show it.
+        exposes them. Withhold the smallest shown group's figures of that capability (ties: the
+        group key first in alphabetical order; :meth:`_whole_blocks` says why the whole
+        capability) until the remainder is zero or large enough. Others whose raters are all of
+        one group too small to be shown is withheld too. Too few observers for a figure at all:
+        no group may show it.
         """
         rules = self.rules
         candidates = [*OBSERVER_GROUPS, COMBINED]
@@ -568,7 +724,13 @@ class _Scoring:
                 single_minimum += np.where(hidden, single[group], 0)
             minimum = np.where(hidden_kinds == 1, single_minimum, rules.others_minimum)
             safe = ~too_few & ((remainder == 0) | (remainder >= minimum))
-            need = np.logical_or.reduce([shown[g] for g in candidates]) & ~safe
+            any_shown = np.logical_or.reduce([shown[g] for g in candidates])
+            # Others made of one hidden group too small for it to be shown: Others would be
+            # that group in all but name.
+            alone = ~safe & ~any_shown & ~too_few & self.figure_shown[OTHERS]
+            self.figure_shown[OTHERS] &= ~alone
+            self.complement[OTHERS] |= alone
+            need = any_shown & ~safe
             if not need.any():
                 return
             order = np.stack(
@@ -580,8 +742,22 @@ class _Scoring:
             smallest = np.argmin(order, axis=0)
             for index, group in enumerate(candidates):
                 drop = need & (smallest == index)
+                drop = self._whole_blocks(drop) & self.figure_shown[group]
                 self.figure_shown[group] = self.figure_shown[group] & ~drop
                 self.complement[group] = self.complement[group] | drop
+
+    def _whole_blocks(self, figures: np.ndarray) -> np.ndarray:
+        """Widen (leaders, figures) flags to whole capabilities: a capability figure with all
+        of its statement figures. A group's capability figure averages what its raters answered
+        of the statements, so with the figures left standing a withheld one can often be
+        worked out again (a manager's statement from their capability score and their other
+        statements); withholding one therefore withholds all."""
+        layout = self.layout
+        widened = figures.copy()
+        for index, columns in enumerate(layout.dimension_columns):
+            block = np.concatenate([[index], layout.n_dimensions + columns])
+            widened[:, block] |= figures[:, block].any(axis=1)[:, None]
+        return widened
 
     # -- back to plain data ---------------------------------------------------------------
     def dimension_means(self, key: str) -> list[dict[str, float]]:
@@ -606,7 +782,21 @@ class _Scoring:
             self_scores = self._group("self", 1, 1, position)
         withheld: list[Withheld] = []
         if not self.others_shown[position]:
-            if counts[OTHERS]:
+            if self.one_group[position]:
+                (group,) = (g for g in OBSERVER_GROUPS if counts[g])
+                withheld.append(
+                    Withheld(
+                        OTHERS,
+                        rules.label(OTHERS),
+                        counts[OTHERS],
+                        rules.minimum(group),
+                        f"every observer is one of the {rules.label(group)}, fewer than the "
+                        f"{rules.minimum(group)} that group needs, so no observer scores can be "
+                        "shown",
+                        OTHERS_ONE_GROUP,
+                    )
+                )
+            elif counts[OTHERS]:
                 withheld.append(
                     Withheld(
                         OTHERS,
@@ -657,7 +847,11 @@ class _Scoring:
         items = dict(compress(zip(layout.item_ids, stats[split:], strict=True), shown[split:]))
         hidden: dict[str, Withheld] = {}
         label = self.rules.label(key)
-        for code, withheld in ((FIGURE_BELOW_MINIMUM, self.below), (COMPLEMENT, self.complement)):
+        for code, withheld in (
+            (FIGURE_BELOW_MINIMUM, self.below),
+            (COMPLEMENT, self.complement),
+            (PARTIAL_ANSWERS, self.partial),
+        ):
             if not self.any_withheld[code, key][position]:
                 continue
             for index in np.flatnonzero(withheld[key][position]).tolist():
@@ -666,6 +860,10 @@ class _Scoring:
                     if code == FIGURE_BELOW_MINIMUM
                     else "withheld so that the answers of raters in smaller groups cannot be "
                     "worked out by subtraction"
+                    if code == COMPLEMENT
+                    else "withheld because some raters skipped statements of this capability: "
+                    "this figure and the capability's could otherwise be combined to work out "
+                    "one person's answers"
                 )
                 hidden[layout.figure_keys[index]] = Withheld(
                     key, label, n[index], minimum, reason, code

@@ -139,24 +139,31 @@ def test_others_scores_reverse_keying_not_able_to_rate_and_the_half_rule(exporte
     # r_wg = 1 - (1/6) / ((5^2 - 1) / 12) = 1 - (1/6)/2 = 0.916667; raters agree.
     assert b["rwg"] == approx(1 - (1 / 6) / 2)
     assert b["raters_disagree"] is False
-    # Item a3 is reverse-keyed: raw 3, 1, 2 from manager, peer 1, peer 3 score 3, 5, 4.
-    assert ann["items"]["a3"]["mean"] == approx(4.0)
-    assert ann["items"]["a3"]["n"] == 3
+    # Ann's statements of a are withheld: peer 2 skipped a3 and peer 3 answered a3 only, so
+    # a's figure minus a third of each statement's gives (peer 2's a1 + a2)/6 - peer 3's a3/3,
+    # two peers' answers alone; with the manager's answers known, no statement can stay.
+    assert {ann["items"][i]["reason"] for i in ("a1", "a2", "a3")} == {"partial_answers"}
+    # Item a3 is reverse-keyed: Cat's direct reports' raw 2, 1, 2 score 4, 5, 4: 13/3.
+    cat = group(leader(data, "Cat"), "others")
+    assert (cat["items"]["a3"]["n"], cat["items"]["a3"]["mean"]) == (3, approx(13 / 3))
 
 
 def test_groups_below_their_minimum_and_complements_are_suppressed(exported):
     data, _, _ = exported
     ann = leader(data, "Ann")
     peers = group(ann, "peer")
-    # Peers' a: only peers 1 and 2 count (2 < 3); their b: 4.5, 3.5, 4 -> 4.
+    # Peers' a: only peers 1 and 2 count (2 < 3).
     assert peers["dimensions"]["a"] == {"status": "suppressed", "reason": "figure_below_minimum"}
-    assert peers["dimensions"]["b"]["mean"] == approx(4.0)
     manager = group(ann, "manager")
-    # Others a (3 raters) minus the manager's a would leave peers 1 and 2: 2 < 3, withheld.
+    # Others a (3 raters) minus the manager's a would leave peers 1 and 2: 2 < 3, withheld,
+    # with the manager's statements of a (from which their a could be worked out again).
     assert manager["dimensions"]["a"] == {"status": "suppressed", "reason": "complement"}
-    # Others b (4) minus manager (1) minus peers (3) leaves nobody: shown.
-    assert manager["dimensions"]["b"]["mean"] == approx(4.0)
+    # Others b2 (3) minus the manager's b2 would leave peers 1 and 2: the manager's b goes;
+    # then Others b (4) minus the peers' b (3) would leave the manager: the peers' b goes too.
+    assert manager["dimensions"]["b"] == {"status": "suppressed", "reason": "complement"}
     assert manager["items"]["b2"] == {"status": "suppressed", "reason": "complement"}
+    assert peers["dimensions"]["b"] == {"status": "suppressed", "reason": "complement"}
+    assert group(ann, "others")["dimensions"]["b"]["mean"] == approx(4.0)
     ben = leader(data, "Ben")
     suppressed = {g["group"]: g for g in ben["groups"] if g["status"] == "suppressed"}
     assert set(suppressed) == {"direct_report", "other"}
@@ -303,10 +310,13 @@ def test_reliable_change_against_the_earlier_cohort(exported):
 def test_blind_spots_use_the_cohorts_own_threshold(exported):
     data, rows, _ = exported
     ann = leader(data, "Ann")
-    # Threshold 0.5 in this cohort. a1: self 4 vs Others (3 + 4 + 3)/3 = 10/3 -> +0.667;
-    # b1: self 5 vs (4 + 4 + 3 + 4)/4 = 3.75 -> +1.25; b2: self 4 vs 13/3 -> -0.333 (no flag).
-    assert ann["blind_spots"] == ["b1", "a1"]  # biggest gap first
+    # Threshold 0.5 in this cohort. Ann's a1 and b1 would be blind spots, but both Others
+    # figures are withheld (partial answers, above); b2: self 4 vs 13/3 -> -0.333 (no flag).
+    assert ann["blind_spots"] == []
     assert ann["self_minus_others"]["items"]["b2"] == approx(4 - 13 / 3)
+    ben = leader(data, "Ben")
+    # Ben's a1: self 5 vs Others (3 + 2 + 4)/3 = 3 -> +2, the biggest gap first.
+    assert ben["blind_spots"][0] == "a1"
     cat = leader(data, "Cat")
     # Cat's a1: self 2 vs (4 + 5 + 4)/3 = 13/3 -> -2.33: a hidden strength.
     assert "a1" in cat["hidden_strengths"]
@@ -315,7 +325,7 @@ def test_blind_spots_use_the_cohorts_own_threshold(exported):
         for r in rows
         if r["group"] == "others" and r["kind"] == "item" and r["flag"]
     }
-    assert flagged[("Ann", "a1")] == "blind_spot" and flagged[("Cat", "a1")] == "hidden_strength"
+    assert flagged[("Ben", "a1")] == "blind_spot" and flagged[("Cat", "a1")] == "hidden_strength"
 
 
 def test_predicted_views_against_the_others_scores(exported):

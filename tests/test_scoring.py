@@ -106,8 +106,11 @@ def test_gaps_blind_spots_and_hidden_strengths(scores):
     assert scores.dimension_gaps["b"] == approx(2.0 - 20.5 / 6)
     # a2: self 5 vs Others (4+4+3+4+3)/5 = 3.6 -> +1.4; a4: 4 vs (2+3+2+4+3)/5 = 2.8 -> +1.2
     assert [(f.item_id, round(f.gap, 4)) for f in scores.blind_spots] == [("a2", 1.4), ("a4", 1.2)]
-    # b1: self 2 vs (4+5+3+2+4+2)/6 = 3.3333 -> -1.3333
-    assert [(f.item_id, round(f.gap, 4)) for f in scores.hidden_strengths] == [("b1", -1.3333)]
+    # b1 would be a hidden strength (self 2 vs (4+5+3+2+4+2)/6 = 3.3333), but Others' b1 is
+    # withheld: peer 2 rated b1 only, so b's figure minus half of b1's and b2's would be half
+    # of peer 2's b1 alone.
+    assert scores.hidden_strengths == []
+    assert scores.others.withheld_figures["item:b1"].code == "partial_answers"
     assert "b2" not in scores.item_gaps  # self chose "not able to rate"
 
 

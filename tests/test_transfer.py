@@ -265,6 +265,7 @@ def test_suppressed_figures_and_groups_carry_no_numbers(database, imported):
     assert {r["reason"] for r in suppressed} == {
         "figure_below_minimum",
         "complement",
+        "partial_answers",
         "group_below_minimum",
         "others_below_minimum",
     }
