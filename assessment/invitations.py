@@ -28,6 +28,7 @@ from assessment.models import (
     Relationship,
     utcnow,
 )
+from assessment.responses import discard_draft
 
 TOKEN_BYTES = 32
 _TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{43}$")
@@ -85,6 +86,17 @@ def new_link(
     session.flush()
     kind = "invitation" if isinstance(owner, Invitation) else "leader"
     audit.record(session, actor, f"{kind}.link", f"{kind}:{owner.id}", purpose=purpose.value)
+    return token
+
+
+def reissue(session: Session, invitation: Invitation, *, actor: str) -> str:
+    """A new link from the coach, for a rater who lost theirs; earlier links still work.
+
+    The coach sees this link, so it must not open anything the rater saved: any draft is
+    discarded (it was sealed for the rater's browser only) and the questionnaire starts afresh.
+    """
+    token = new_link(session, invitation, LinkPurpose.SHOWN, actor=actor)
+    discard_draft(session, invitation)
     return token
 
 

@@ -244,7 +244,8 @@ def invitation_message(
     body = (
         f"{greeting}\n\n{intro}\n\n"
         + _(
-            "It takes about ten minutes. You can save your answers and come back with the same link."
+            "It takes about ten minutes. You can save your answers and come back later in the "
+            "same browser."
         )
         + "\n\n"
         + _deadline_line(_, cohort.deadline)

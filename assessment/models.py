@@ -226,7 +226,12 @@ class AccessLink(Base):
 
 
 class DraftResponse(Base):
-    """Answers being written; linked to the invitation only until submission."""
+    """Answers being written, sealed with a key only the rater's browser holds.
+
+    Linked to the invitation only until submission. ``sealed`` is AES-GCM ciphertext
+    (assessment/sealing.py) under the key the browser keeps in the cookie ``key_id`` names:
+    nobody else can read it, the coach included, even with a live link.
+    """
 
     __tablename__ = "draft_response"
 
@@ -234,9 +239,8 @@ class DraftResponse(Base):
     invitation_id: Mapped[int] = mapped_column(
         ForeignKey("invitation.id", ondelete="CASCADE"), unique=True
     )
-    answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    comments: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    predictions: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    key_id: Mapped[str] = mapped_column(String(32))
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )

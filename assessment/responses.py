@@ -36,6 +36,7 @@ from assessment.models import (
     new_response_id,
 )
 from assessment.scoring import RaterResponse, ResponseTable
+from assessment.sealing import BrowserKey, seal, unseal
 from assessment.text import free_text
 
 NOT_ABLE_TO_RATE = "na"
@@ -124,11 +125,33 @@ class LinkUnavailable(Exception):
         self.reason = reason
 
 
-def draft_answers(invitation: Invitation) -> Answers:
+KeyFor = Callable[[str], BrowserKey | None]
+"""The key this browser holds under a key id (from its cookies), or None."""
+
+
+def _context(invitation: Invitation) -> str:
+    return f"draft:{invitation.id}"
+
+
+def draft_answers(invitation: Invitation, key_for: KeyFor) -> tuple[Answers, bool]:
+    """The answers saved so far, as this browser can open them, and whether a draft exists
+    that it cannot (saved in another browser: only that one can read it)."""
     draft = invitation.draft
     if draft is None:
-        return Answers()
-    return Answers(dict(draft.answers), dict(draft.comments), dict(draft.predictions or {}))
+        return Answers(), False
+    key = key_for(draft.key_id)
+    data = unseal(key, draft.sealed, _context(invitation)) if key is not None else None
+    if data is None:
+        return Answers(), True
+    return Answers(dict(data["ratings"]), dict(data["comments"]), dict(data["predictions"])), False
+
+
+def browser_key(invitation: Invitation, key_for: KeyFor) -> BrowserKey:
+    """The key to seal this browser's draft with: the one it already holds for the draft,
+    or a new one (which then replaces a draft saved in another browser)."""
+    draft = invitation.draft
+    key = key_for(draft.key_id) if draft is not None else None
+    return key or BrowserKey.new()
 
 
 def _claim(
@@ -163,8 +186,9 @@ def _claim(
         set_committed_value(invitation, name, value)
 
 
-def save_draft(session: Session, invitation: Invitation, answers: Answers) -> None:
-    """Keep the answers so far with the invitation, unless it was submitted meanwhile."""
+def save_draft(session: Session, invitation: Invitation, answers: Answers, key: BrowserKey) -> None:
+    """Keep the answers so far with the invitation, sealed with the browser's ``key``, unless
+    it was submitted meanwhile. The caller hands the key to the browser (a cookie)."""
     _claim(session, invitation, InvitationStatus.DRAFT)
     # Read after the claim, which holds the invitation's row: a concurrent save of the same
     # invitation has committed its draft by now, so this updates it instead of adding another.
@@ -176,10 +200,29 @@ def save_draft(session: Session, invitation: Invitation, answers: Answers) -> No
     if draft is None:
         draft = DraftResponse(invitation_id=invitation.id)
         session.add(draft)
-    draft.answers = dict(answers.ratings)
-    draft.comments = dict(answers.comments)
-    draft.predictions = dict(answers.predictions)
+    draft.key_id = key.id
+    draft.sealed = seal(
+        key,
+        {
+            "ratings": dict(answers.ratings),
+            "comments": dict(answers.comments),
+            "predictions": dict(answers.predictions),
+        },
+        _context(invitation),
+    )
     session.flush()
+
+
+def discard_draft(session: Session, invitation: Invitation) -> None:
+    """Drop a draft nobody may open any more (the coach made a new link: a new start)."""
+    session.execute(delete(DraftResponse).where(DraftResponse.invitation_id == invitation.id))
+    session.execute(
+        update(Invitation)
+        .where(Invitation.id == invitation.id, Invitation.status == InvitationStatus.DRAFT)
+        .values(status=InvitationStatus.PENDING)
+        .execution_options(synchronize_session=False)
+    )
+    session.expire(invitation)
 
 
 class SubmissionError(ValueError):

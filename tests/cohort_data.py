@@ -112,3 +112,19 @@ def export_text(database: Database, cohort_name: str, fmt: str, actor: str = "te
     with database.transaction() as session:
         cohort = session.scalars(select(Cohort).where(Cohort.name == cohort_name)).one()
         return content_of(scores(session, cohort, fmt, actor=actor)).decode()
+
+
+def draft_ratings(client: FlaskClient, session) -> dict[str, int | None] | None:
+    """The one draft stored, opened with the key of the browser ``client`` (None if it holds
+    no key that opens it): what that rater would see, and the only way to read it."""
+    from sqlalchemy import select
+
+    from assessment.models import DraftResponse
+    from assessment.sealing import BrowserKey, unseal
+
+    session.expire_all()
+    draft = session.scalar(select(DraftResponse))
+    cookie = client.get_cookie(f"cl360_draft_{draft.key_id}", path="/r/")
+    key = BrowserKey.from_cookie(draft.key_id, cookie.value if cookie else None)
+    data = unseal(key, draft.sealed, f"draft:{draft.invitation_id}") if key else None
+    return None if data is None else data["ratings"]

@@ -148,6 +148,16 @@ def pulse() -> Instrument:
     return load_instrument(PULSE_INSTRUMENT)
 
 
+@pytest.fixture
+def cohort_setup(signed_in: FlaskClient) -> tuple[FlaskClient, str, str]:
+    """A coach signed in, with a cohort made through the web and one leader in it."""
+    from tests.test_journey import add_leader, create_cohort
+
+    cohort_url = create_cohort(signed_in)
+    leader_url = add_leader(signed_in, cohort_url, "Rosa Fernandes", "rosa@example.org")
+    return signed_in, cohort_url, leader_url
+
+
 def csrf_token(html: str) -> str:
     match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
         r'name="csrf_token" value="([^"]+)"', html

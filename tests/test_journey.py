@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, inspect, select
 
@@ -19,6 +18,7 @@ from assessment.models import (
     Prediction,
     Response,
 )
+from tests.cohort_data import draft_ratings
 from tests.conftest import csrf_token
 
 
@@ -70,13 +70,6 @@ def answer_all(instrument, value: str = "4") -> dict[str, str]:
 def post_form(client: FlaskClient, link: str, data: dict[str, str], action: str = "submit"):
     page = client.get(link).get_data(as_text=True)
     return client.post(link, data={**data, "action": action, "csrf_token": csrf_token(page)})
-
-
-@pytest.fixture
-def cohort_setup(signed_in: FlaskClient):
-    cohort_url = create_cohort(signed_in)
-    leader_url = add_leader(signed_in, cohort_url, "Rosa Fernandes", "rosa@example.org")
-    return signed_in, cohort_url, leader_url
 
 
 def test_full_journey_produces_a_report(cohort_setup, instrument, session):
@@ -149,8 +142,7 @@ def test_incomplete_submit_keeps_answers_and_names_the_missing(cohort_setup, ins
     page = response.get_data(as_text=True)
     assert "1 of" in page and f'id="error-{missing}"' in page
     assert session.scalar(select(func.count()).select_from(Response)) == 0
-    draft = session.scalar(select(DraftResponse))
-    assert len(draft.answers) == len(instrument.items) - 1
+    assert len(draft_ratings(client, session)) == len(instrument.items) - 1
 
 
 def test_off_scale_or_forged_values_are_refused_with_nothing_stored(
@@ -252,7 +244,7 @@ def test_closed_cohort_refuses_answers_but_keeps_the_draft(cohort_setup, instrum
     assert response.status_code == 403
     assert "closed" in response.get_data(as_text=True)
     assert session.scalar(select(func.count()).select_from(Response)) == 0
-    assert session.scalar(select(DraftResponse)).answers == {instrument.items[0].id: 3}
+    assert draft_ratings(client, session) == {instrument.items[0].id: 3}
 
 
 def test_expired_csrf_token_shows_the_answers_again(cohort_setup, instrument, session):

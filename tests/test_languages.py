@@ -14,8 +14,9 @@ from assessment.config import PROJECT_ROOT
 from assessment.instruments import load_instrument, translation_problems
 from assessment.invitations import create_invitation, new_link
 from assessment.mail import invitation_message
-from assessment.models import Cohort, DraftResponse, Invitation, LinkPurpose, Relationship
+from assessment.models import Cohort, Invitation, LinkPurpose, Relationship
 from assessment.responses import leader_responses
+from tests.cohort_data import draft_ratings
 from tests.conftest import csrf_token
 
 SPANISH = PROJECT_ROOT / "instruments" / "compassionate-leadership.v1.es.yaml"
@@ -113,7 +114,7 @@ def test_switching_language_keeps_answers_and_scores_pool(
     assert switched.status_code == 302
     page = client.get(en_link).get_data(as_text=True)
     assert "Opiniones sobre" in page and re.search(rf'name="{first}" value="2" checked', page)
-    assert session.scalar(select(DraftResponse.answers)) == {first: 2}
+    assert draft_ratings(client, session) == {first: 2}
     for link in (es_link, en_link):
         page = client.get(link).get_data(as_text=True)
         data = {item.id: "4" for item in instrument.items}
@@ -138,7 +139,7 @@ def test_autosave_stores_a_draft_without_a_page(client, bilingual, instrument, s
         en_link, data={first: "5", "action": "autosave", "csrf_token": csrf_token(page)}
     )
     assert response.status_code == 204
-    assert session.scalar(select(DraftResponse.answers)) == {first: 5}
+    assert draft_ratings(client, session) == {first: 5}
     bad = client.post(
         en_link, data={first: "9", "action": "autosave", "csrf_token": csrf_token(page)}
     )

@@ -25,6 +25,7 @@ from assessment.models import (
 )
 from assessment.reminders import remind, remind_outstanding, scheduled_key, scheduled_reminders
 from assessment.responses import Answers, save_draft
+from assessment.sealing import BrowserKey
 from tests.conftest import csrf_token
 from tests.live import free_port
 
@@ -43,7 +44,7 @@ def campaign(database, coach, instrument):
             s, leader, Relationship.PEER, actor="t", rater_name="Lee", rater_email="lee@example.org"
         )
         create_invitation(s, leader, Relationship.PEER, actor="t")  # no address
-        save_draft(s, first, Answers({instrument.items[0].id: 4}))
+        save_draft(s, first, Answers({instrument.items[0].id: 4}), BrowserKey.new())
         second.status = InvitationStatus.SUBMITTED
         return cohort
 

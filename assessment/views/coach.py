@@ -346,9 +346,7 @@ def reissue(invitation_id: int) -> Response | tuple[str, int]:
     leader = invitation.leader
     if EmptyForm().validate_on_submit():
         try:
-            token = invitations.new_link(
-                db_session(), invitation, LinkPurpose.SHOWN, actor=current_coach().email
-            )
+            token = invitations.reissue(db_session(), invitation, actor=current_coach().email)
         except CohortError as error:
             flash(str(error), "error")
         else:

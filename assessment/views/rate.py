@@ -17,7 +17,8 @@ from assessment.invitations import find_link
 from assessment.models import Invitation, Relationship
 from assessment.ratelimits import RATER_LINK, link_key, unknown_link_allowed
 from assessment.responses import Unavailable
-from assessment.web import db_session
+from assessment.sealing import BrowserKey
+from assessment.web import db_session, settings
 
 blueprint = Blueprint("rate", __name__, url_prefix="/r")
 
@@ -124,7 +125,7 @@ def _questionnaire(
     form = ResponseForm()
     status = 200
     errors: dict[str, str] = {}
-    answers = responses.draft_answers(invitation)
+    answers, saved_elsewhere = responses.draft_answers(invitation, _browser_key)
     message = None
     if request.method == "POST":
         answers, errors = responses.read_answers(instrument, request.form, predictions=is_self)
@@ -139,12 +140,12 @@ def _questionnaire(
             action = request.form.get("action", "")
             if action == "autosave":  # rate.js, in the background: a draft, nothing shown
                 if not errors:
-                    responses.save_draft(db_session(), invitation, answers)
+                    _save_draft(invitation, answers)
                 return Response(status=204 if not errors else 422)
             if action.startswith("language:") and action[9:] in languages:
                 # Switching language keeps what was answered so far: it is saved as a draft.
                 if not errors and (answers.ratings or answers.comments):
-                    responses.save_draft(db_session(), invitation, answers)
+                    _save_draft(invitation, answers)
                 responses.set_language(db_session(), invitation, action[9:])
                 return redirect(url_for("rate.respond", token=token))
             if errors:
@@ -157,7 +158,7 @@ def _questionnaire(
                         db_session(), instrument, invitation, answers, submission=submission
                     )
                     return _thanks(language)
-                responses.save_draft(db_session(), invitation, answers)
+                _save_draft(invitation, answers)
                 errors = dict.fromkeys(
                     missing,
                     _("Choose an answer, or “%(na)s”")
@@ -169,7 +170,7 @@ def _questionnaire(
                 ) % {"missing": len(missing), "total": len(instrument.items)}
                 status = 422
             else:
-                responses.save_draft(db_session(), invitation, answers)
+                _save_draft(invitation, answers)
                 return redirect(url_for("rate.respond", token=token, saved=1))
     return render_template(
         "rate/form.html",
@@ -186,7 +187,41 @@ def _questionnaire(
         language=language,
         languages=[(tag, LANGUAGE_NAMES.get(tag, tag)) for tag in languages],
         saved=request.args.get("saved") is not None and request.method == "GET",
+        saved_elsewhere=saved_elsewhere and request.method == "GET",
     ), status
+
+
+DRAFT_COOKIE = "cl360_draft_{}"
+DRAFT_COOKIE_DAYS = 180
+
+
+def _browser_key(key_id: str) -> BrowserKey | None:
+    return BrowserKey.from_cookie(key_id, request.cookies.get(DRAFT_COOKIE.format(key_id)))
+
+
+def _save_draft(invitation: Invitation, answers: responses.Answers) -> None:
+    """Save the draft sealed with this browser's key, handed to it with the response."""
+    key = responses.browser_key(invitation, _browser_key)
+    responses.save_draft(db_session(), invitation, answers, key)
+    g.draft_key = key
+
+
+@blueprint.after_request
+def hand_over_the_draft_key(response: Response) -> Response:
+    """The key of a draft saved in this request, as a cookie only this browser sends back
+    (HttpOnly: no script reads it; only rater pages receive it)."""
+    key = g.pop("draft_key", None)
+    if key is not None:
+        response.set_cookie(
+            DRAFT_COOKIE.format(key.id),
+            key.cookie_value,
+            max_age=DRAFT_COOKIE_DAYS * 24 * 3600,
+            path=f"{blueprint.url_prefix}/",
+            secure=settings().production,
+            httponly=True,
+            samesite="Lax",
+        )
+    return response
 
 
 @blueprint.route("/thanks")

@@ -244,7 +244,13 @@ def test_autosave_keeps_answers_without_pressing_save(browser, live_server, coac
     page.locator("fieldset.item").nth(1).locator("input[value='5']").check()
     expect(page.locator("#progress")).to_contain_text("Draft saved")
     with database.session() as s:
-        assert s.scalar(select(DraftResponse.answers)) == {instrument.items[1].id: 5}
+        assert s.scalar(select(DraftResponse.sealed))  # stored, sealed for this browser only
+    page.evaluate("() => localStorage.clear()")  # what the server kept, not the browser's copy
     page.goto(f"{live_server}/r/{token}")  # as if the tab had been closed
     assert page.locator("fieldset.item").nth(1).locator("input[value='5']").is_checked()
+    elsewhere = browser.new_context().new_page()  # another browser: the draft does not open
+    elsewhere.goto(f"{live_server}/r/{token}")
+    assert not elsewhere.locator("fieldset.item").nth(1).locator("input[value='5']").is_checked()
+    expect(elsewhere.get_by_text("in another browser or on another device")).to_be_visible()
+    elsewhere.context.close()
     page.close()
