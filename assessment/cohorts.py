@@ -24,6 +24,7 @@ from assessment.models import (
     Relationship,
     utcnow,
 )
+from assessment.responses import forget_order
 from assessment.text import TextError, one_line
 
 
@@ -168,6 +169,7 @@ def close_cohort(session: Session, cohort: Cohort, actor: str) -> None:
     cohort.status = CohortStatus.CLOSED
     cohort.closed_at = utcnow()
     session.flush()
+    forget_order(session, cohort.id)
     audit.record(session, actor, "cohort.close", f"cohort:{cohort.slug}")
 
 

@@ -129,5 +129,14 @@ class Database:
         with self.session(writes=True) as session, session.begin():
             yield session
 
+    def compact(self) -> None:
+        """SQLite only: rewrite the database file (``VACUUM``), so pages freed by deleted or
+        rewritten rows keep nothing and tables lie in key order (docs/anonymity.md). Outside
+        any transaction, as SQLite requires; PostgreSQL's autovacuum does this itself."""
+        if self.engine.dialect.name != "sqlite":
+            return
+        with self.engine.connect() as connection:
+            connection.exec_driver_sql("VACUUM")
+
     def dispose(self) -> None:
         self.engine.dispose()

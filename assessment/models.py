@@ -256,6 +256,8 @@ class Response(Base):
     """A submitted questionnaire. Deliberately unlinkable to its invitation (see module docstring)."""
 
     __tablename__ = "response"
+    # Stored in key order, with no row id that would count submissions (docs/anonymity.md).
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_response_id)
     leader_id: Mapped[int] = mapped_column(ForeignKey("leader.id", ondelete="CASCADE"), index=True)
@@ -272,6 +274,8 @@ class Answer(Base):
     """One item's answer; ``value`` is the raw scale point, or NULL for "not able to rate"."""
 
     __tablename__ = "answer"
+    # Stored in key order, with no row id that would count submissions (docs/anonymity.md).
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
     response_id: Mapped[str] = mapped_column(
         ForeignKey("response.id", ondelete="CASCADE"), primary_key=True
@@ -288,6 +292,8 @@ class Prediction(Base):
     """
 
     __tablename__ = "prediction"
+    # Stored in key order, with no row id that would count submissions (docs/anonymity.md).
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
     response_id: Mapped[str] = mapped_column(
         ForeignKey("response.id", ondelete="CASCADE"), primary_key=True
@@ -298,6 +304,8 @@ class Prediction(Base):
 
 class Comment(Base):
     __tablename__ = "comment"
+    # Stored in key order, with no row id that would count submissions (docs/anonymity.md).
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
     response_id: Mapped[str] = mapped_column(
         ForeignKey("response.id", ondelete="CASCADE"), primary_key=True

@@ -60,8 +60,9 @@ def address_key() -> str:
 
 
 def link_key() -> str:
+    # Not the hash the link table keeps: a counter must not name the invitation it counts.
     token = (request.view_args or {}).get("token", "")
-    return "link:" + hashlib.sha256(token.encode()).hexdigest()
+    return "link:" + hashlib.sha256(b"rate-limit:" + token.encode()).hexdigest()
 
 
 def failed_sign_in(response: Any) -> bool:

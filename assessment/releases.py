@@ -34,6 +34,7 @@ from assessment.invitations import new_link, undelivered
 from assessment.mail import Postman, report_ready_message
 from assessment.models import (
     Cohort,
+    Comment,
     DevelopmentPlan,
     Leader,
     LinkPurpose,
@@ -119,6 +120,7 @@ def release_report(
     )
     session.add(release)
     session.flush()
+    _keep_only_what_was_released(session, response_set.response_ids)
     token = new_link(session, leader, LinkPurpose.REPORT_READY, actor=actor)
     postman.deliver(
         session,
@@ -136,6 +138,18 @@ def release_report(
         held_back=dict(state.decision.held_back),
     )
     return release
+
+
+def _keep_only_what_was_released(session: Session, response_ids: list[str]) -> None:
+    """A moderated comment's original is dropped once its redacted text has been released:
+    from then on the detail the coach cut is nowhere, not even in the database."""
+    for comment in session.scalars(
+        select(Comment).where(
+            Comment.response_id.in_(response_ids), Comment.redacted_text.is_not(None)
+        )
+    ):
+        comment.text, comment.redacted_text = comment.redacted_text, None
+    session.flush()
 
 
 def development_plan(session: Session, leader: Leader) -> DevelopmentPlan | None:

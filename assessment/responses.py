@@ -279,6 +279,7 @@ def submit(
             )
         ],
     )
+    touch_leader_responses(session, invitation.leader_id)
 
 
 @dataclass(frozen=True)
@@ -543,3 +544,63 @@ def set_language(session: Session, invitation: Invitation, language: str) -> Non
     """The rater's choice of language for their questionnaire (a translation of the same items)."""
     invitation.language = language
     session.flush()
+
+
+# -- Storage that forgets order (docs/anonymity.md, "What the database remembers") ----------
+
+ANSWER_TABLES = (Response, Answer, Comment, Prediction)
+"""The tables of submitted responses, parent first."""
+
+
+def touch_leader_responses(session: Session, leader_id: int) -> None:
+    """On PostgreSQL, rewrite every submitted row of the leader in the submitting transaction.
+
+    PostgreSQL stamps each row version with the transaction that wrote it (``xmin``), and the
+    submit transaction also updates the invitation: without this, the two would share a stamp
+    and tie the response to its invitation. With it, all the leader's responses carry the
+    latest submit's stamp, which says only that somebody submitted last. SQLite keeps no such
+    stamp.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    ids = select(Response.id).where(Response.leader_id == leader_id).scalar_subquery()
+    session.execute(
+        update(Response).where(Response.leader_id == leader_id).values(leader_id=Response.leader_id)
+    )
+    for table, key in ((Answer, Answer.item_id), (Comment, Comment.question_id)):
+        session.execute(update(table).where(table.response_id.in_(ids)).values({key: key}))
+    session.execute(
+        update(Prediction)
+        .where(Prediction.response_id.in_(ids))
+        .values(dimension_id=Prediction.dimension_id)
+    )
+
+
+def forget_order(session: Session, cohort_id: int) -> None:
+    """Rewrite a closing cohort's submitted rows in the order of their random keys.
+
+    Rows sit in a table roughly in the order they were written, and an access log tells when
+    each link was used: together they could tie responses to people. Deleting and re-inserting
+    every response of the cohort (with its answers, comments and predictions) in key order, in
+    the transaction that closes it, leaves their physical order and their write stamps saying
+    nothing about who answered when. (On SQLite the tables are also kept without row ids, in key
+    order, and the database file is vacuumed after the close; on PostgreSQL autovacuum reclaims
+    the old row versions.)
+    """
+    leaders = select(Leader.id).where(Leader.cohort_id == cohort_id).scalar_subquery()
+    ids = select(Response.id).where(Response.leader_id.in_(leaders)).scalar_subquery()
+    kept = {}
+    for model in ANSWER_TABLES:
+        table = model.__table__
+        where = (
+            table.c.leader_id.in_(leaders) if model is Response else table.c.response_id.in_(ids)
+        )
+        order = [table.c[c.name] for c in table.primary_key.columns]
+        kept[model] = [
+            dict(row)
+            for row in session.execute(select(table).where(where).order_by(*order)).mappings()
+        ]
+    session.execute(delete(Response.__table__).where(Response.__table__.c.leader_id.in_(leaders)))
+    for model in ANSWER_TABLES:
+        if kept[model]:
+            session.execute(insert(model.__table__), kept[model])

@@ -126,6 +126,8 @@ def install(app: Flask) -> None:
             g.db_session.commit()
         if "postman" in g:
             _send_mail(g.postman)
+        for callback in g.pop("after_commit", []):
+            callback()
         response.headers.update(SECURITY_HEADERS)
         if settings().production:
             response.headers["Strict-Transport-Security"] = HSTS
@@ -234,6 +236,11 @@ def answers_back(status: int, headers: dict[str, str]) -> ResponseReturnValue:
     return page, status, headers
 
 
+def after_commit(callback: Callable[[], None]) -> None:
+    """Run ``callback`` once this request's transaction has committed (dropped on rollback)."""
+    g.setdefault("after_commit", []).append(callback)
+
+
 def _send_mail(postman: Postman) -> None:
     """Send what the committed request queued and tell the coach of anything refused."""
     try:
@@ -254,6 +261,7 @@ def rollback() -> None:
     """Drop what a failed request flushed, and the mail it queued; error pages still pass
     through the commit hook."""
     g.pop("postman", None)
+    g.pop("after_commit", None)
     if "db_session" in g:
         g.db_session.rollback()
 

@@ -211,6 +211,11 @@ def test_moderate_release_and_the_leader_reads_only_the_released_report(
     assert release.status_code == 302
     stored = session.scalar(select(ReportRelease))
     assert stored.released_by == "coach@example.org" and stored.pdf.startswith(b"%PDF")
+    session.expire_all()
+    # Released: the cut detail is dropped from the database too, only the redaction remains.
+    assert session.scalar(select(Comment.text).where(Comment.text.like("Omar helped%"))) == (
+        f"Omar helped me after {REDACTED}."
+    )
     text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(stored.pdf)).pages)
     assert "[redacted]" in " ".join(text.split()) and "accident" not in text
     assert sorted(stored.counts.items()) == [("manager", 1), ("peer", 3), ("self", 1)]

@@ -39,7 +39,9 @@ from assessment.nominations import pending
 from assessment.releases import released_leaders
 from assessment.reminders import leaders_without_link, outstanding, unsent
 from assessment.web import (
+    after_commit,
     current_coach,
+    database,
     db_session,
     login_required,
     postman,
@@ -220,6 +222,7 @@ def close(slug: str) -> Response:
         except CohortError as error:
             flash(str(error), "error")
         else:
+            after_commit(database().compact)
             flash(
                 "The cohort is closed. Links no longer accept answers; reports are final.",
                 "success",
