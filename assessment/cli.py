@@ -270,6 +270,17 @@ def invitations_send(slug: str, coach_email: str | None) -> None:
     _report_outcome("invitations", outcome, postman)
 
 
+def _say_held_back(session, cohort) -> None:
+    """On standard error, each leader whose newer responses the disclosure ledger holds back."""
+    from assessment.results import scoring_rules
+
+    rules = scoring_rules(cohort)
+    names = {leader.id: leader.name for leader in cohort.leaders}
+    for leader_id, decision in disclosures.decide(session, cohort).items():
+        for line in disclosures.held_back_lines(decision, rules):
+            click.echo(f"{names[leader_id]}: {line} (earlier figures stand)", err=True)
+
+
 def _report_outcome(what: str, outcome: MailOutcome, postman: Postman) -> None:
     """Send what the committed transaction queued, print the failures and a summary; exit 1
     if anything failed."""
@@ -369,6 +380,7 @@ def scores_export(slug: str, coach_email: str | None, fmt: str, out: Path | None
             cohort = _cohort(session, slug, coach_email)
             artefact = disclosures.scores(session, cohort, fmt, actor="cli")
             text, count = content_of(artefact).decode(), len(artefact.response_sets)
+            _say_held_back(session, cohort)
     except CohortOpen as error:
         raise click.ClickException(str(error)) from None
     if out is None:
@@ -421,7 +433,10 @@ def reports_group() -> None:
 def reports_build(slug: str, coach_email: str | None, out: Path, jobs: int | None) -> None:
     """Render every leader's report and the cohort report, in parallel worker processes."""
     with _database().transaction() as session:
-        cohort_id = _cohort(session, slug, coach_email).id
+        cohort = _cohort(session, slug, coach_email)
+        cohort_id = cohort.id
+        if not cohort.is_open:
+            _say_held_back(session, cohort)
     try:
         plan = plan_reports(_database(), cohort_id, out, actor="cli")
     except (BatchError, CohortOpen) as error:

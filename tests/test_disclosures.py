@@ -64,7 +64,7 @@ def test_nothing_observer_side_leaves_an_open_cohort(signed_in, rated, runner, t
 
 
 def test_a_late_rater_cannot_be_read_off_two_disclosures(
-    signed_in, rated, database, instrument, session
+    signed_in, rated, database, instrument, session, runner
 ):
     cohort, leader = rated
     links = urls(cohort, leader)
@@ -83,7 +83,12 @@ def test_a_late_rater_cannot_be_read_off_two_disclosures(
         assert signed_in.get(links[what]).data == before, what
     comments = signed_in.get(links["comments"]).get_data(as_text=True)
     assert "A late and named peer" not in comments
-    assert "Peers: 1 new response held back until at least 2 more arrive" in comments
+    held_back = "Peers: 1 new response held back until at least 2 more arrive"
+    assert held_back in comments
+    leader_page = signed_in.get(f"/cohorts/{cohort.slug}/leaders/{leader.id}")
+    assert held_back in leader_page.get_data(as_text=True)
+    exported = runner.invoke(cli, ["scores", "export", "--cohort", cohort.slug])
+    assert exported.exit_code == 0 and f"Omar Said: {held_back}" in exported.stderr
     with database.transaction() as s:
         lead = s.get(Leader, leader.id)
         reopen_cohort(s, lead.cohort, "t")

@@ -38,6 +38,7 @@ from assessment.models import AccessLink, Cohort, Invitation, Leader, LinkPurpos
 from assessment.nominations import pending
 from assessment.releases import released_leaders
 from assessment.reminders import leaders_without_link, outstanding, unsent
+from assessment.scoring import Rules
 from assessment.web import (
     after_commit,
     current_coach,
@@ -272,11 +273,18 @@ def render_leader(
     form: InvitationForm | None = None,
     status: int = 200,
 ) -> tuple[str, int]:
-    """The coach's page of one leader: invitations and their links, the personal page."""
+    """The coach's page of one leader: invitations and their links, the personal page, and
+    (once closed) which new responses the disclosure ledger holds back."""
+    held_back = []
+    if not leader.cohort.is_open:
+        decision = disclosures.decide(db_session(), leader.cohort, [leader.id])[leader.id]
+        rules = Rules.from_instrument(cohort_instrument(leader.cohort))
+        held_back = disclosures.held_back_lines(decision, rules)
     return render_template(
         "coach/leader.html",
         leader=leader,
         cohort=leader.cohort,
+        held_back=held_back,
         form=form or _invitation_form(leader),
         new_links=new_links,
         live_links=invitations.live_links,
