@@ -27,7 +27,7 @@ from assessment.demo import (
     load_demo,
     write_sample_reports,
 )
-from assessment.disclosures import CohortOpen, content_of
+from assessment.disclosures import CohortOpen, content_chunks
 from assessment.imports import ImportProblems
 from assessment.instruments import check_files, load_instrument
 from assessment.mail import MailError, Postman
@@ -379,14 +379,17 @@ def scores_export(slug: str, coach_email: str | None, fmt: str, out: Path | None
         with _database().transaction() as session:
             cohort = _cohort(session, slug, coach_email)
             artefact = disclosures.scores(session, cohort, fmt, actor="cli")
-            text, count = content_of(artefact).decode(), len(artefact.response_sets)
+            pieces, count = content_chunks(artefact), len(artefact.response_sets)
             _say_held_back(session, cohort)
     except CohortOpen as error:
         raise click.ClickException(str(error)) from None
     if out is None:
-        sys.stdout.write(text)
+        for piece in pieces:
+            sys.stdout.buffer.write(piece)
+        sys.stdout.buffer.flush()
         return
-    out.write_text(text, encoding="utf-8", newline="")
+    with out.open("wb") as file:
+        file.writelines(pieces)
     click.echo(f"wrote the scores of {count} leaders to {out}", err=True)
 
 

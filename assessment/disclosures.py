@@ -25,11 +25,11 @@ import hashlib
 import io
 import zlib
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from assessment.cohorts import CohortError, cohort_instrument
@@ -42,12 +42,10 @@ from assessment.models import (
     Relationship,
     Response,
     ResponseSet,
+    utcnow,
 )
 from assessment.responses import leader_responses_by_id
 from assessment.scoring import Rules, exposure_minimum, regeneration_responses
-
-COMPRESSED_KINDS = frozenset({"scores_csv", "scores_json", "scores_xlsx"})
-"""Text artefacts are stored compressed (zlib); PDFs and workbooks are compressed already."""
 
 
 class CohortOpen(CohortError):
@@ -78,6 +76,8 @@ class Decision:
     """Per held-back group, at least how many more responses it needs before it can count."""
     everything: bool = True
     """Whether these are all the leader's responses (nothing held back)."""
+    counts: dict[str, int] = field(default_factory=dict)
+    """The decided responses per rater group."""
 
     @property
     def digest(self) -> str:
@@ -99,10 +99,14 @@ def decide(
         query = query.where(Leader.id.in_(list(leader_ids)))
     chosen = list(session.scalars(query.order_by(Leader.id)))
     current: dict[int, set[str]] = {leader_id: set() for leader_id in chosen}
-    for response_id, leader_id in session.execute(
-        select(Response.id, Response.leader_id).where(Response.leader_id.in_(chosen))
+    group: dict[str, str] = {}
+    for response_id, leader_id, relationship in session.execute(
+        select(Response.id, Response.leader_id, Response.relationship_).where(
+            Response.leader_id.in_(chosen)
+        )
     ):
         current[leader_id].add(response_id)
+        group[response_id] = Relationship(relationship).value
     history: dict[int, list[list[str]]] = {}
     for leader_id, ids in session.execute(
         select(ResponseSet.leader_id, ResponseSet.response_ids)
@@ -117,7 +121,7 @@ def decide(
         now = frozenset(current[leader_id])
         earlier = history.get(leader_id, [])
         if not earlier or any(frozenset(ids) == now for ids in earlier):
-            decisions[leader_id] = Decision(leader_id, now)
+            decisions[leader_id] = Decision(leader_id, now, counts=_counts(now, group))
             continue
         if instrument is None:
             instrument = cohort_instrument(cohort)
@@ -136,8 +140,13 @@ def decide(
             dict(regeneration.held_back),
             needed,
             everything=regeneration.response_ids == now,
+            counts=_counts(regeneration.response_ids, group),
         )
     return decisions
+
+
+def _counts(response_ids: Iterable[str], group: Mapping[str, str]) -> dict[str, int]:
+    return dict(Counter(group[response_id] for response_id in response_ids))
 
 
 def limits(decisions: Mapping[int, Decision]) -> dict[int, frozenset[str]]:
@@ -151,11 +160,13 @@ def limits(decisions: Mapping[int, Decision]) -> dict[int, frozenset[str]]:
 
 @dataclass(frozen=True)
 class Made:
-    """What a disclosure hands out: the bytes (None for a page), their type and file name."""
+    """What a disclosure hands out: the bytes (None for a page), their type and file name;
+    ``compressed`` when the bytes are zlib-compressed already (large text, see :func:`scores`)."""
 
     content: bytes | None
     media_type: str
     filename: str
+    compressed: bool = False
 
 
 def disclose(
@@ -178,20 +189,22 @@ def disclose(
     artefact = stored(session, key)
     if artefact is None:
         made = make()
-        compressed = made.content is not None and kind in COMPRESSED_KINDS
         artefact = Artefact(
             cohort_id=cohort.id,
             kind=kind,
             key=key,
             media_type=made.media_type,
             filename=made.filename,
-            content=zlib.compress(made.content, 1) if compressed else made.content,
-            compressed=compressed,
+            content=made.content,
+            compressed=made.compressed,
         )
         session.add(artefact)
         session.flush()
-        sets = record_sets(session, decisions.values())
-        session.add_all(ArtefactSet(artefact_id=artefact.id, response_set_id=s.id) for s in sets)
+        ids = record_sets(session, decisions.values())
+        session.execute(
+            insert(ArtefactSet),
+            [{"artefact_id": artefact.id, "response_set_id": i} for i in ids.values()],
+        )
     session.add(Disclosure(artefact_id=artefact.id, actor=actor))
     session.flush()
     return artefact
@@ -214,18 +227,71 @@ def stored(session: Session, key: str) -> Artefact | None:
 
 
 def content_of(artefact: Artefact) -> bytes:
-    if artefact.content is None:
-        return b""
-    return zlib.decompress(artefact.content) if artefact.compressed else artefact.content
+    """The whole content (for what is small enough to hold: PDFs, workbooks)."""
+    return b"".join(content_chunks(artefact))
 
 
-def record_sets(session: Session, decisions: Iterable[Decision]) -> list[ResponseSet]:
-    """The ledger's entry for each decided set, added when it is new."""
+def content_chunks(artefact: Artefact, size: int = 1 << 20) -> Iterator[bytes]:
+    """The content piece by piece, never all of a large export in memory at once.
+
+    The stored bytes are read now, so the pieces can still be produced after the session that
+    loaded the artefact has closed (a streamed download outlives its request's transaction).
+    """
+    return _pieces(artefact.content or b"", artefact.compressed, size)
+
+
+def _pieces(content: bytes, compressed: bool, size: int) -> Iterator[bytes]:
+    if not compressed:
+        if content:
+            yield content
+        return
+    inflate = zlib.decompressobj()
+    for start in range(0, len(content), size):
+        if piece := inflate.decompress(content[start : start + size]):
+            yield piece
+    if rest := inflate.flush():
+        yield rest
+
+
+class _Deflating(io.RawIOBase):
+    """A binary sink that keeps only the zlib-compressed form of what is written to it."""
+
+    def __init__(self) -> None:
+        self._deflate = zlib.compressobj(1)
+        self._parts: list[bytes] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        self._parts.append(self._deflate.compress(bytes(data)))
+        return len(data)
+
+    def finish(self) -> bytes:
+        self._parts.append(self._deflate.flush())
+        return b"".join(self._parts)
+
+
+def compressed_text(write: Callable[[IO[str]], object]) -> bytes:
+    """What ``write`` writes as UTF-8 text, compressed as it is written: a ten-thousand-leader
+    export never exists uncompressed in memory."""
+    sink = _Deflating()
+    text = io.TextIOWrapper(io.BufferedWriter(sink, 1 << 20), encoding="utf-8", newline="")
+    write(text)
+    text.flush()
+    return sink.finish()
+
+
+def record_sets(session: Session, decisions: Iterable[Decision]) -> dict[tuple[int, str], int]:
+    """The ledger's entry for each decided set, added when it is new: its id by (leader, digest).
+
+    Written with one bulk insert: an export of ten thousand leaders records ten thousand sets.
+    """
     wanted = {(d.leader_id, d.digest): d for d in decisions}
     existing = {
-        (s.leader_id, s.digest): s
-        for s in session.scalars(
-            select(ResponseSet).where(
+        (leader_id, set_digest): set_id
+        for set_id, leader_id, set_digest in session.execute(
+            select(ResponseSet.id, ResponseSet.leader_id, ResponseSet.digest).where(
                 ResponseSet.leader_id.in_({leader for leader, _ in wanted}),
                 ResponseSet.digest.in_({d for _, d in wanted}),
             )
@@ -233,20 +299,28 @@ def record_sets(session: Session, decisions: Iterable[Decision]) -> list[Respons
     }
     missing = [d for key, d in wanted.items() if key not in existing]
     if missing:
-        groups = groups_of(session, {i for d in missing for i in d.response_ids})
-        new = [
-            ResponseSet(
-                leader_id=d.leader_id,
-                digest=d.digest,
-                response_ids=sorted(d.response_ids),
-                counts=dict(Counter(groups[i] for i in d.response_ids)),
-            )
+        now = utcnow()
+        rows = [
+            {
+                "leader_id": d.leader_id,
+                "digest": d.digest,
+                "response_ids": sorted(d.response_ids),
+                "counts": dict(d.counts),
+                "created_at": now,
+            }
             for d in missing
         ]
-        session.add_all(new)
-        session.flush()
-        existing.update({(s.leader_id, s.digest): s for s in new})
-    return [existing[key] for key in wanted]
+        session.execute(insert(ResponseSet), rows)
+        existing.update(
+            ((leader_id, set_digest), set_id)
+            for set_id, leader_id, set_digest in session.execute(
+                select(ResponseSet.id, ResponseSet.leader_id, ResponseSet.digest).where(
+                    ResponseSet.leader_id.in_({d.leader_id for d in missing}),
+                    ResponseSet.digest.in_({d.digest for d in missing}),
+                )
+            )
+        )
+    return {key: existing[key] for key in wanted}
 
 
 def groups_of(session: Session, response_ids: Iterable[str]) -> dict[str, str]:
@@ -293,13 +367,16 @@ def scores(session: Session, cohort: Cohort, fmt: str, *, actor: str) -> Artefac
 
     def make() -> Made:
         results = cohort_results(session, cohort, response_ids=limits(decisions))
+        filename = f"{cohort.slug}-scores.{fmt}"
         if fmt == "xlsx":
-            body = exports.to_xlsx(transfer.CSV_COLUMNS, transfer.csv_rows(results))
-        else:
-            out = io.StringIO()
-            (transfer.write_csv if fmt == "csv" else transfer.write_json)(results, out)
-            body = out.getvalue().encode()
-        return Made(body, media_type, f"{cohort.slug}-scores.{fmt}")
+            return Made(
+                exports.to_xlsx(transfer.CSV_COLUMNS, transfer.csv_rows(results)),
+                media_type,
+                filename,
+            )
+        writer = transfer.write_csv if fmt == "csv" else transfer.write_json
+        body = compressed_text(lambda out: writer(results, out))
+        return Made(body, media_type, filename, compressed=True)
 
     return disclose(session, cohort, kind, decisions, make, actor=actor)
 

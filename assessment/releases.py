@@ -110,17 +110,18 @@ def release_report(
             "this report has already been released and no new responses can be added yet" + detail
         )
     artefact = leader_pdf(session, leader, actor=actor)
-    (response_set,) = record_sets(session, [state.decision])
+    decision = state.decision
+    record_sets(session, [decision])
     release = ReportRelease(
         leader_id=leader.id,
         released_by=actor,
-        response_ids=groups_of(session, response_set.response_ids),
-        counts=dict(response_set.counts),
+        response_ids=groups_of(session, decision.response_ids),
+        counts=dict(decision.counts),
         pdf=content_of(artefact),
     )
     session.add(release)
     session.flush()
-    _keep_only_what_was_released(session, response_set.response_ids)
+    _keep_only_what_was_released(session, list(decision.response_ids))
     token = new_link(session, leader, LinkPurpose.REPORT_READY, actor=actor)
     postman.deliver(
         session,
@@ -133,8 +134,8 @@ def release_report(
         actor,
         "report.release",
         f"leader:{leader.id}",
-        responses=len(response_set.response_ids),
-        counts=dict(response_set.counts),
+        responses=len(decision.response_ids),
+        counts=dict(decision.counts),
         held_back=dict(state.decision.held_back),
     )
     return release

@@ -6,8 +6,9 @@ import codecs
 import functools
 import hmac
 import io
+import itertools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from flask import (
@@ -32,7 +33,7 @@ from werkzeug.exceptions import HTTPException
 
 from assessment.config import Settings
 from assessment.database import Database, is_unavailable
-from assessment.disclosures import content_of
+from assessment.disclosures import content_chunks
 from assessment.mail import Postman
 from assessment.models import Artefact, Coach
 
@@ -105,16 +106,41 @@ def writes(view: F) -> F:
 
 
 def send_artefact(artefact: Artefact, *, inline: bool = False) -> Response:
-    """A stored disclosure as a download (CSV with a byte-order mark, so Excel reads UTF-8)."""
-    body = content_of(artefact)
+    """A stored disclosure as a download (CSV with a byte-order mark, so Excel reads UTF-8).
+
+    Streamed: a large cohort's export is inflated piece by piece as the client reads it.
+    """
+    pieces = content_chunks(artefact)
     if artefact.media_type.startswith("text/csv"):
-        body = codecs.BOM_UTF8 + body
+        pieces = itertools.chain([codecs.BOM_UTF8], pieces)
     return send_file(
-        io.BytesIO(body),
+        io.BufferedReader(_Reader(pieces)),
         mimetype=artefact.media_type,
         as_attachment=not inline,
         download_name=artefact.filename,
     )
+
+
+class _Reader(io.RawIOBase):
+    """A readable file over a stream of byte strings, for ``send_file``."""
+
+    def __init__(self, pieces: Iterator[bytes]) -> None:
+        self._pieces = pieces
+        self._left = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._left:
+            piece = next(self._pieces, None)
+            if piece is None:
+                return 0
+            self._left = piece
+        size = min(len(buffer), len(self._left))
+        buffer[:size] = self._left[:size]
+        self._left = self._left[size:]
+        return size
 
 
 def install(app: Flask) -> None:
