@@ -19,6 +19,8 @@ from assessment.accounts import AccountError, change_password, create_coach, fin
 from assessment.app import create_app
 from assessment.batch import BatchError, Outcome, plan_reports, run_reports, store_rendered
 from assessment.cohorts import CohortError, find_cohort
+from assessment.core.instruments import check_files, load_instrument
+from assessment.core.profiles import TooFewLeaders
 from assessment.database import Database
 from assessment.demo import (
     DEMO_COACH_EMAIL,
@@ -29,9 +31,7 @@ from assessment.demo import (
 )
 from assessment.disclosures import CohortOpen, content_chunks
 from assessment.imports import ImportProblems
-from assessment.instruments import check_files, load_instrument
 from assessment.mail import MailError, Postman
-from assessment.profiles import TooFewLeaders
 from assessment.reminders import Outcome as MailOutcome
 from assessment.results import fit_profile_model
 from assessment.transfer import (

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 
 from assessment import audit
 from assessment.accounts import AccountError, normalise_email
-from assessment.instruments import Instrument, translation_problems
+from assessment.core.instruments import Instrument, translation_problems
+from assessment.core.text import TextError, one_line
 from assessment.models import (
     Coach,
     Cohort,
@@ -25,7 +26,6 @@ from assessment.models import (
     utcnow,
 )
 from assessment.responses import forget_order
-from assessment.text import TextError, one_line
 
 
 class CohortError(ValueError):
@@ -33,7 +33,7 @@ class CohortError(ValueError):
 
 
 def checked_line(text: str | None, what: str) -> str:
-    """:func:`assessment.text.one_line`, refusing as a :class:`CohortError` the coach reads."""
+    """:func:`assessment.core.text.one_line`, refusing as a :class:`CohortError` the coach reads."""
     try:
         return one_line(text or "", what)
     except TextError as error:

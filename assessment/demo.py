@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 from assessment import audit
 from assessment.accounts import create_coach
 from assessment.cohorts import add_leader, close_cohort, create_cohort
+from assessment.core.instruments import Instrument
 from assessment.disclosures import content_of, leader_pdf
-from assessment.instruments import Instrument
 from assessment.invitations import create_invitation, new_link
 from assessment.models import (
     Coach,

@@ -10,7 +10,7 @@ reads observer responses for a coach (docs/anonymity.md, "The disclosure ledger"
 - **Each leader's responses are decided once per disclosure** (:func:`decide`): the responses
   of an earlier disclosure again, or — after the cohort was reopened and more answers came
   in — a set that differs from every disclosed one by enough new responses in each group whose
-  figures change (:func:`assessment.scoring.regeneration_responses`, the same rule releases
+  figures change (:func:`assessment.core.disclosure.regeneration_responses`, the same rule releases
   always followed). New responses that cannot be used yet are *held back*, and said so.
 - **What was disclosed is kept** (:class:`~assessment.models.Artefact`): asking again for the
   same thing from the same responses serves the same bytes, and every time is recorded
@@ -33,6 +33,8 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from assessment.cohorts import CohortError, cohort_instrument
+from assessment.core.disclosure import regeneration_responses
+from assessment.core.scoring import Rules, exposure_minimum
 from assessment.models import (
     Artefact,
     ArtefactSet,
@@ -45,7 +47,6 @@ from assessment.models import (
     utcnow,
 )
 from assessment.responses import leader_responses_by_id
-from assessment.scoring import Rules, exposure_minimum, regeneration_responses
 
 
 class CohortOpen(CohortError):
@@ -442,7 +443,7 @@ def comments_for_moderation(
 ) -> ShownComments:
     """The observer comments a coach moderates: those of the responses a release would use."""
     from assessment import moderation
-    from assessment.scoring import score_leader
+    from assessment.core.scoring import score_leader
 
     cohort = leader.cohort
     instrument = cohort_instrument(cohort)

@@ -19,9 +19,9 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Email, EqualTo, InputRequired, Length, NumberRange, Optional
 
-from assessment.instruments import Instrument
+from assessment.core.instruments import Instrument
+from assessment.core.text import TextError, free_text, one_line
 from assessment.models import Relationship
-from assessment.text import TextError, free_text, one_line
 
 RELATIONSHIP_LABELS = {
     Relationship.SELF: "The leader (self-assessment)",
@@ -33,7 +33,7 @@ RELATIONSHIP_LABELS = {
 
 
 class LineField(StringField):
-    """A single-line text box whose value is stored as :func:`assessment.text.one_line` makes it:
+    """A single-line text box whose value is stored as :func:`assessment.core.text.one_line` makes it:
     line breaks and tabs become spaces, other control characters are refused at the field."""
 
     def process_formdata(self, valuelist: list[Any]) -> None:
@@ -46,7 +46,7 @@ class LineField(StringField):
 
 
 class FreeTextField(TextAreaField):
-    """A text area whose value is stored as :func:`assessment.text.free_text` makes it."""
+    """A text area whose value is stored as :func:`assessment.core.text.free_text` makes it."""
 
     def process_formdata(self, valuelist: list[Any]) -> None:
         super().process_formdata(valuelist)

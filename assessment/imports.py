@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from assessment import audit
 from assessment.accounts import AccountError, normalise_email
 from assessment.cohorts import CohortError, cohort_instrument, cohort_languages
+from assessment.core.text import TextError, one_line
 from assessment.models import (
     Cohort,
     Invitation,
@@ -30,7 +31,6 @@ from assessment.models import (
     NominationStatus,
     Relationship,
 )
-from assessment.text import TextError, one_line
 
 MAX_ROWS = 5000
 DELIMITERS = ",;\t|"

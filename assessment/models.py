@@ -229,7 +229,7 @@ class DraftResponse(Base):
     """Answers being written, sealed with a key only the rater's browser holds.
 
     Linked to the invitation only until submission. ``sealed`` is AES-GCM ciphertext
-    (assessment/sealing.py) under the key the browser keeps in the cookie ``key_id`` names:
+    (assessment/core/sealing.py) under the key the browser keeps in the cookie ``key_id`` names:
     nobody else can read it, the coach included, even with a live link.
     """
 
@@ -532,7 +532,7 @@ class RateLimitCounter(Base):
 
 
 class ProfileModelRecord(Base):
-    """A fitted profile model (PRODUCT §6) as JSON, never a pickle: see assessment/profiles.py.
+    """A fitted profile model (PRODUCT §6) as JSON, never a pickle: see assessment/core/profiles.py.
 
     One row per fit; the latest row of an instrument version is the one leaders are assigned to.
     """

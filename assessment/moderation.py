@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session
 
 from assessment import audit
 from assessment.cohorts import CohortError
-from assessment.instruments import Instrument
+from assessment.core.instruments import Instrument
+from assessment.core.text import free_text
 from assessment.models import Comment, Leader, Relationship, Response
-from assessment.text import free_text
 
 REDACTED = "[redacted]"
 

@@ -21,6 +21,8 @@ from sqlalchemy.orm import Session, defer
 
 from assessment import audit
 from assessment.cohorts import CohortError, cohort_instrument
+from assessment.core.scoring import Rules
+from assessment.core.text import free_text
 from assessment.disclosures import (
     Decision,
     content_of,
@@ -41,8 +43,6 @@ from assessment.models import (
     ReportRelease,
     utcnow,
 )
-from assessment.scoring import Rules
-from assessment.text import free_text
 
 PLAN_QUESTIONS = {
     "purpose": "What is your leadership for?",

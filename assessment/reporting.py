@@ -19,10 +19,10 @@ from datetime import date
 from sqlalchemy.orm import Session
 
 from assessment.cohorts import completion, slugify
+from assessment.core.scoring import score_leader
 from assessment.models import Cohort, Leader
 from assessment.responses import leader_responses, observer_comments
 from assessment.results import CohortResults, cohort_results
-from assessment.scoring import score_leader
 from reports.build import CohortPlacement, IndividualReport, individual_report
 from reports.cohort import CohortReport, Tally, cohort_report
 
@@ -40,7 +40,7 @@ def leader_report(
     ``results`` are the cohort's results when the caller already has them (they must have been
     computed with the same ``response_ids``); ``response_ids`` limits the leader's report to
     those responses (a report regenerated after a release, see
-    :func:`assessment.scoring.regeneration_responses`).
+    :func:`assessment.core.disclosure.regeneration_responses`).
     """
     if results is None:
         limit = {leader.id: response_ids} if response_ids is not None else None

@@ -20,7 +20,10 @@ from sqlalchemy import Select, String, case, cast, delete, func, insert, select,
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from assessment.instruments import RATER_GROUPS, Instrument
+from assessment.core.instruments import RATER_GROUPS, Instrument
+from assessment.core.scoring import RaterResponse, ResponseTable
+from assessment.core.sealing import BrowserKey, seal, unseal
+from assessment.core.text import free_text
 from assessment.models import (
     Answer,
     Cohort,
@@ -35,9 +38,6 @@ from assessment.models import (
     Response,
     new_response_id,
 )
-from assessment.scoring import RaterResponse, ResponseTable
-from assessment.sealing import BrowserKey, seal, unseal
-from assessment.text import free_text
 
 NOT_ABLE_TO_RATE = "na"
 MAX_COMMENT_LENGTH = 4000
@@ -354,7 +354,7 @@ def leader_responses_by_id(
     session: Session, leader: Leader, response_ids: Collection[str] | None = None
 ) -> dict[str, RaterResponse]:
     """A leader's responses keyed by response id: what the differencing rule works on
-    (:func:`assessment.scoring.regeneration_responses`)."""
+    (:func:`assessment.core.disclosure.regeneration_responses`)."""
     query = (
         select(Response)
         .where(Response.leader_id == leader.id)
@@ -388,7 +388,7 @@ def cohort_response_table(
     One query per table whatever the cohort's size (never one per leader), the answers
     streamed in batches, so scoring ten thousand leaders reads the answer table once.
     ``response_ids`` limits chosen leaders to those responses (a report regenerated after a
-    release, see :func:`assessment.scoring.regeneration_responses`); other leaders keep all
+    release, see :func:`assessment.core.disclosure.regeneration_responses`); other leaders keep all
     of theirs. Each leader's responses are in response-id order, as in :func:`leader_responses`.
     """
     keys = list(

@@ -3,7 +3,7 @@
 This is the one path from the database to the pure scoring core for whole cohorts: the scores
 export, reports and pages all call :func:`cohort_results` and print what it returns. It reads
 each table once per cohort (never one query per leader), hands plain data to
-:mod:`assessment.scoring`, :mod:`assessment.psychometrics` and :mod:`assessment.profiles`,
+:mod:`assessment.core.scoring`, :mod:`assessment.core.psychometrics` and :mod:`assessment.core.profiles`,
 and returns plain data (no ORM objects). It never writes, except :func:`fit_profile_model`,
 which only flushes.
 
@@ -23,18 +23,18 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from assessment.cohorts import cohort_instrument
-from assessment.instruments import Instrument
-from assessment.models import Cohort, CohortStatus, Leader, ProfileModelRecord
-from assessment.profiles import (
+from assessment.core.instruments import Instrument
+from assessment.core.profiles import (
     MIN_LEADERS,
     Assignment,
     ProfileModel,
     TooFewLeaders,
     feature_matrix,
 )
-from assessment.psychometrics import Baseline, CohortFigures, cohort_figures, place_leaders
+from assessment.core.psychometrics import Baseline, CohortFigures, cohort_figures, place_leaders
+from assessment.core.scoring import Rules
+from assessment.models import Cohort, CohortStatus, Leader, ProfileModelRecord
 from assessment.responses import cohort_predictions, cohort_response_table
-from assessment.scoring import Rules
 
 
 def scoring_rules(cohort: Cohort, instrument: Instrument | None = None) -> Rules:
@@ -87,7 +87,7 @@ def cohort_results(
     """Score a whole cohort, place every leader in it and in the reference data, assign profiles.
 
     ``response_ids`` limits chosen leaders to the responses their report may use (after a
-    release, see :func:`assessment.scoring.regeneration_responses`). ``profiles=False`` skips
+    release, see :func:`assessment.core.disclosure.regeneration_responses`). ``profiles=False`` skips
     the profile model (it needs the whole reference population, which may be large).
     """
     instrument = cohort_instrument(cohort)
@@ -224,7 +224,7 @@ def _reference_features(instrument: Instrument, cohorts: list[CohortFigures[int]
 def _fit(instrument: Instrument, cohorts: list[CohortFigures[int]]) -> ProfileModel | TooFewLeaders:
     # scikit-learn is imported here, on the first fit, not with the app: every other path
     # (pages, exports, the CLI) assigns leaders to a stored model with NumPy alone.
-    from assessment.profile_fitting import fit_profiles
+    from assessment.core.profile_fitting import fit_profiles
 
     return fit_profiles(
         _reference_features(instrument, cohorts),

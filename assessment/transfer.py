@@ -35,15 +35,15 @@ from sqlalchemy.orm import Session
 
 from assessment import audit
 from assessment.cohorts import cohort_instrument
+from assessment.core.instruments import Instrument
+from assessment.core.psychometrics import LeaderFigures
+from assessment.core.scoring import OTHERS, SCORING_VERSION, GroupScores, Stat, Withheld
+from assessment.core.text import free_text
 from assessment.exports import FORMULA_START, safe_text
 from assessment.imports import ImportProblems, RowProblem, decode, parse_relationship
-from assessment.instruments import Instrument
 from assessment.models import Cohort, Leader, Relationship, Response
-from assessment.psychometrics import LeaderFigures
 from assessment.responses import MAX_COMMENT_LENGTH, NOT_ABLE_TO_RATE, NewResponse, store_responses
 from assessment.results import CohortResults
-from assessment.scoring import OTHERS, SCORING_VERSION, GroupScores, Stat, Withheld
-from assessment.text import free_text
 
 EXPORT_FORMAT = "cl360-scores/2"
 """2: predicted views added (CSV columns predicted, prediction_error and

@@ -38,8 +38,8 @@ from assessment import migrate  # noqa: E402
 from assessment.accounts import create_coach  # noqa: E402
 from assessment.cohorts import create_cohort  # noqa: E402
 from assessment.config import normalise_database_url  # noqa: E402
+from assessment.core.instruments import load_instrument  # noqa: E402
 from assessment.database import Database  # noqa: E402
-from assessment.instruments import load_instrument  # noqa: E402
 from assessment.invitations import hash_token  # noqa: E402
 from assessment.models import (  # noqa: E402
     AccessLink,

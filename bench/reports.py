@@ -58,10 +58,10 @@ from assessment import migrate  # noqa: E402
 from assessment.accounts import create_coach  # noqa: E402
 from assessment.batch import plan_reports, run_reports  # noqa: E402
 from assessment.cohorts import add_leader, close_cohort, create_cohort  # noqa: E402
+from assessment.core.instruments import Instrument, load_instrument  # noqa: E402
 from assessment.database import Database  # noqa: E402
 from assessment.demo import load_demo  # noqa: E402
 from assessment.disclosures import content_of, leader_pdf  # noqa: E402
-from assessment.instruments import Instrument, load_instrument  # noqa: E402
 from assessment.models import (  # noqa: E402
     Artefact,
     Cohort,

@@ -47,9 +47,9 @@ sys.path.insert(0, str(PROJECT))
 from assessment import migrate  # noqa: E402
 from assessment.accounts import create_coach  # noqa: E402
 from assessment.cohorts import close_cohort, create_cohort  # noqa: E402
+from assessment.core.instruments import Instrument, load_instrument  # noqa: E402
 from assessment.database import Database  # noqa: E402
 from assessment.disclosures import content_of, scores  # noqa: E402
-from assessment.instruments import Instrument, load_instrument  # noqa: E402
 from assessment.models import Artefact, Cohort, Leader  # noqa: E402
 from assessment.results import fit_profile_model  # noqa: E402
 from assessment.transfer import import_responses  # noqa: E402

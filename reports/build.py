@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from assessment.instruments import Instrument, Item
-from assessment.scoring import (
+from assessment.core.instruments import Instrument, Item
+from assessment.core.scoring import (
     COMBINED,
     DISAGREEMENT_BELOW,
     OTHERS,
@@ -33,8 +33,8 @@ from assessment.scoring import (
 )
 
 if TYPE_CHECKING:  # only types: building a report must not import scikit-learn
-    from assessment.profiles import Assignment, ProfileModel
-    from assessment.psychometrics import Change, LeaderFigures
+    from assessment.core.profiles import Assignment, ProfileModel
+    from assessment.core.psychometrics import Change, LeaderFigures
 
 REPORT_TITLE = "Individual development report"
 RANKED_ITEMS = 5
@@ -203,7 +203,7 @@ class ScalePoint:
 class CohortPlacement:
     """What the cohort-level modules say about one leader: the input of the "pattern" section.
 
-    Plain output of :mod:`assessment.psychometrics` and :mod:`assessment.profiles`, gathered by
+    Plain output of :mod:`assessment.core.psychometrics` and :mod:`assessment.core.profiles`, gathered by
     :mod:`assessment.reporting`; every field may be empty and the report then says why.
     """
 
@@ -425,7 +425,7 @@ def individual_report(
 ) -> IndividualReport:
     """The data of one leader's individual development report.
 
-    ``scores`` is what :func:`assessment.scoring.score_leader` returned for the leader and
+    ``scores`` is what :func:`assessment.core.scoring.score_leader` returned for the leader and
     ``rules`` the rules it was given (the instrument's defaults when ``None``); the rules are only
     described in the report, never applied again. ``comments`` are the leader's pooled open
     comments; they are printed only when ``scores.comments_allowed``, in an order shuffled with a

@@ -6,8 +6,8 @@ are none). It never names a leader beside a figure. Its inputs are plain data fr
 modules, gathered by :mod:`assessment.reporting`:
 
 - counts of invitations and submissions per leader and group (never answers), and
-- :class:`assessment.psychometrics.CohortFigures`, whose per-leader figures contain only what
-  :func:`assessment.scoring.score_leader` let out: a leader whose Others score for a capability
+- :class:`assessment.core.psychometrics.CohortFigures`, whose per-leader figures contain only what
+  :func:`assessment.core.scoring.score_leader` let out: a leader whose Others score for a capability
   was withheld is simply not in that capability's distribution.
 
 A distribution, or a count of agreement types, is printed only when at least the Others minimum
@@ -22,13 +22,13 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from assessment.instruments import Instrument
-from assessment.scoring import Rules
+from assessment.core.instruments import Instrument
+from assessment.core.scoring import Rules
 from reports.build import AGREEMENT_LABELS, Provenance, number, percent, provenance
 
 if TYPE_CHECKING:  # only types: building a report must not import scikit-learn
-    from assessment.profiles import Assignment, ProfileModel
-    from assessment.psychometrics import CohortFigures, LeaderFigures
+    from assessment.core.profiles import Assignment, ProfileModel
+    from assessment.core.psychometrics import CohortFigures, LeaderFigures
 
 COHORT_REPORT_TITLE = "Cohort report"
 ALPHA_ACCEPTABLE = 0.7
@@ -158,11 +158,11 @@ def cohort_report(
 ) -> CohortReport:
     """The data of a cohort report.
 
-    ``figures`` is what :func:`assessment.psychometrics.cohort_figures` (or
-    :func:`~assessment.psychometrics.place_leaders`) returned for the cohort; ``profile_model``
+    ``figures`` is what :func:`assessment.core.psychometrics.cohort_figures` (or
+    :func:`~assessment.core.psychometrics.place_leaders`) returned for the cohort; ``profile_model``
     and ``assignments`` the profile model and the cohort's leaders assigned to it, or
     ``profiles_unavailable`` the reason there is none (for example
-    :attr:`assessment.profiles.TooFewLeaders.message`).
+    :attr:`assessment.core.profiles.TooFewLeaders.message`).
     """
     rules = rules or Rules.from_instrument(instrument)
     leaders = list(figures.leaders.values())

@@ -9,8 +9,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from assessment.cohorts import add_leader, close_cohort, create_cohort
+from assessment.core.instruments import Instrument
 from assessment.database import Database
-from assessment.instruments import Instrument
 from assessment.models import Coach, Relationship
 from assessment.responses import NewResponse, store_responses
 
@@ -119,8 +119,8 @@ def draft_ratings(client: FlaskClient, session) -> dict[str, int | None] | None:
     no key that opens it): what that rater would see, and the only way to read it."""
     from sqlalchemy import select
 
+    from assessment.core.sealing import BrowserKey, unseal
     from assessment.models import DraftResponse
-    from assessment.sealing import BrowserKey, unseal
 
     session.expire_all()
     draft = session.scalar(select(DraftResponse))

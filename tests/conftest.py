@@ -24,8 +24,8 @@ from assessment import migrate
 from assessment.accounts import create_coach
 from assessment.app import create_app
 from assessment.config import PROJECT_ROOT, MailSettings, Settings, normalise_database_url
+from assessment.core.instruments import Instrument, load_instrument
 from assessment.database import Base, Database
-from assessment.instruments import Instrument, load_instrument
 from assessment.models import Coach
 
 COACH_EMAIL = "coach@example.org"

@@ -5,7 +5,7 @@ random minimums, and checks what leaves the scoring layer: no figure from fewer 
 group's minimum, nothing observer-side when Others is too small, no remainder that subtraction
 could expose within a report, and no report regenerated after a release that exposes anyone by
 comparison with it. Differencing is checked by an independent formulation (atoms of the pools
-that printed figures cover, :func:`assessment.scoring.exposures`) and by the plain wording of
+that printed figures cover, :func:`assessment.core.disclosure.exposures`) and by the plain wording of
 PRODUCT §4: a figure shown in both reports changes by at least its group's minimum of raters.
 """
 
@@ -16,17 +16,16 @@ import itertools
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from assessment.instruments import OBSERVER_GROUPS
-from assessment.psychometrics import cohort_figures
-from assessment.scoring import (
+from assessment.core.disclosure import exposures, regeneration_responses
+from assessment.core.instruments import OBSERVER_GROUPS
+from assessment.core.psychometrics import cohort_figures
+from assessment.core.scoring import (
     COMBINED,
     OTHERS,
     LeaderScores,
     RaterResponse,
     ResponseTable,
     Rules,
-    exposures,
-    regeneration_responses,
     score_leader,
     score_leaders,
 )

@@ -21,11 +21,11 @@ import numpy as np
 import pypdf
 import pytest
 
-from assessment.instruments import Instrument
-from assessment.profile_fitting import fit_profiles
-from assessment.profiles import TooFewLeaders
-from assessment.psychometrics import CohortFigures, cohort_figures
-from assessment.scoring import SCORING_VERSION, RaterResponse
+from assessment.core.instruments import Instrument
+from assessment.core.profile_fitting import fit_profiles
+from assessment.core.profiles import TooFewLeaders
+from assessment.core.psychometrics import CohortFigures, cohort_figures
+from assessment.core.scoring import SCORING_VERSION, RaterResponse
 from reports import charts
 from reports.build import number
 from reports.cohort import CohortReport, Tally, cohort_report

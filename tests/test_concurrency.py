@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import func, select
 
 from assessment.cohorts import add_leader, create_cohort
+from assessment.core.instruments import Instrument
 from assessment.database import Database
-from assessment.instruments import Instrument
 from assessment.invitations import create_invitation, new_link
 from assessment.models import (
     Answer,

@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import func, select, update
 
 from assessment.cohorts import add_leader, create_cohort
+from assessment.core.text import TextError, free_text, one_line
 from assessment.invitations import create_invitation, find_link
 from assessment.models import Cohort, Comment, Invitation, Leader, Relationship
 from assessment.reminders import outstanding, send_invitations, unsent
-from assessment.text import TextError, free_text, one_line
 from tests.conftest import csrf_token
 from tests.test_journey import add_leader as add_leader_by_web
 from tests.test_journey import answer_all, make_links

@@ -19,8 +19,8 @@ from fractions import Fraction
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from assessment.instruments import OBSERVER_GROUPS, Instrument
-from assessment.scoring import (
+from assessment.core.instruments import OBSERVER_GROUPS, Instrument
+from assessment.core.scoring import (
     COMBINED,
     OTHERS,
     RaterResponse,
@@ -104,7 +104,7 @@ def protected_sets(
     """Every set of one or two observers too few to be known together: any value computed
     from their answers alone is protected. A group shown on its own may be known at its own
     minimum (a manager group of 2 configured to 2); any other pool needs
-    :func:`~assessment.scoring.exposure_minimum`."""
+    :func:`~assessment.core.scoring.exposure_minimum`."""
     observers = [
         r
         for r, response in enumerate(responses)

@@ -1,6 +1,6 @@
 """Instrument files: the shipped questionnaires, and a loader that reports bad files, never crashes.
 
-No Flask and no database: everything here goes through ``assessment.instruments`` alone.
+No Flask and no database: everything here goes through ``assessment.core.instruments`` alone.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assessment.instruments import (
+from assessment.core.instruments import (
     Instrument,
     InstrumentError,
     Problem,
@@ -638,7 +638,7 @@ def test_an_unchanged_folder_is_parsed_once_and_an_edit_is_seen(tmp_path):
     import shutil
 
     from assessment.config import PROJECT_ROOT
-    from assessment.instruments import discover_instruments
+    from assessment.core.instruments import discover_instruments
 
     source = PROJECT_ROOT / "instruments" / "compassionate-leadership-pulse.v1.yaml"
     copy = tmp_path / "pulse.yaml"

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from assessment.cohorts import add_leader, cohort_languages, create_cohort
 from assessment.config import PROJECT_ROOT
-from assessment.instruments import load_instrument, translation_problems
+from assessment.core.instruments import load_instrument, translation_problems
 from assessment.invitations import create_invitation, new_link
 from assessment.mail import invitation_message
 from assessment.models import Cohort, Invitation, LinkPurpose, Relationship

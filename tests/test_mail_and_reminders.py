@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from assessment.cli import cli
 from assessment.cohorts import add_leader, create_cohort, set_schedule
 from assessment.config import MailSettings
+from assessment.core.sealing import BrowserKey
 from assessment.invitations import create_invitation, find_link, new_link
 from assessment.mail import Postman
 from assessment.models import (
@@ -25,7 +26,6 @@ from assessment.models import (
 )
 from assessment.reminders import remind, remind_outstanding, scheduled_key, scheduled_reminders
 from assessment.responses import Answers, save_draft
-from assessment.sealing import BrowserKey
 from tests.conftest import csrf_token
 from tests.live import free_port
 

@@ -16,18 +16,18 @@ from sqlalchemy import select
 
 from assessment.accounts import create_coach
 from assessment.cohorts import create_cohort
-from assessment.models import Cohort, Leader, ProfileModelRecord
-from assessment.profile_fitting import LeaderProfiles, fit_profiles
-from assessment.profiles import (
+from assessment.core.profile_fitting import LeaderProfiles, fit_profiles
+from assessment.core.profiles import (
     MIN_LEADERS,
     ProfileModel,
     TooFewLeaders,
     leader_features,
     profile_names,
 )
-from assessment.psychometrics import LeaderFigures
+from assessment.core.psychometrics import LeaderFigures
+from assessment.core.scoring import LeaderScores
+from assessment.models import Cohort, Leader, ProfileModelRecord
 from assessment.results import cohort_results, fit_profile_model
-from assessment.scoring import LeaderScores
 from assessment.transfer import import_responses
 from tests.cohort_data import close, export_text
 from tests.test_scores_by_hand import hand_instrument

@@ -9,7 +9,8 @@ import sys
 
 import pytest
 
-from assessment.psychometrics import (
+from assessment.core.disclosure import exposures, regeneration_responses
+from assessment.core.psychometrics import (
     AgreementType,
     Distribution,
     agreement_type,
@@ -20,12 +21,10 @@ from assessment.psychometrics import (
     percentile_rank,
     reliable_change,
 )
-from assessment.scoring import (
+from assessment.core.scoring import (
     RaterResponse,
     Rules,
     exposure_minimum,
-    exposures,
-    regeneration_responses,
     score_leader,
     summarise,
 )
@@ -227,7 +226,8 @@ def test_the_first_report_uses_everything():
 
 
 @pytest.mark.parametrize(
-    "module", ["assessment.scoring", "assessment.psychometrics", "assessment.profiles"]
+    "module",
+    ["assessment.core.scoring", "assessment.core.psychometrics", "assessment.core.profiles"],
 )
 def test_core_modules_import_neither_flask_nor_the_database_layer(module):
     code = (

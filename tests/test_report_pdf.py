@@ -20,11 +20,11 @@ import numpy as np
 import pypdf
 import pytest
 
-from assessment.instruments import Instrument, load_instrument
-from assessment.profile_fitting import fit_profiles
-from assessment.profiles import TooFewLeaders, leader_features
-from assessment.psychometrics import Baseline, CohortFigures, cohort_figures
-from assessment.scoring import SCORING_VERSION, RaterResponse, Rules, score_leader
+from assessment.core.instruments import Instrument, load_instrument
+from assessment.core.profile_fitting import fit_profiles
+from assessment.core.profiles import TooFewLeaders, leader_features
+from assessment.core.psychometrics import Baseline, CohortFigures, cohort_figures
+from assessment.core.scoring import SCORING_VERSION, RaterResponse, Rules, score_leader
 from reports import charts
 from reports.build import (
     AGREEMENT_LABELS,

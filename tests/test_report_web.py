@@ -12,9 +12,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from assessment.accounts import create_coach
+from assessment.core.profiles import TooFewLeaders
 from assessment.database import Database
 from assessment.models import Cohort, Leader
-from assessment.profiles import TooFewLeaders
 from assessment.reporting import cohort_report_data, leader_report, placement
 from assessment.results import cohort_results
 from reports.build import AGREEMENT_LABELS, ordinal, signed

@@ -22,7 +22,7 @@ import pytest
 
 from assessment.accounts import create_coach
 from assessment.cohorts import create_cohort
-from assessment.instruments import Instrument
+from assessment.core.instruments import Instrument
 from assessment.models import Leader
 from assessment.transfer import import_responses
 from tests.cohort_data import close, export_text

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from assessment.instruments import Instrument
-from assessment.scoring import COMBINED, RaterResponse, Rules, score_leader, summarise
+from assessment.core.instruments import Instrument
+from assessment.core.scoring import COMBINED, RaterResponse, Rules, score_leader, summarise
 
 approx = pytest.approx
 

@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response
 
 from assessment import disclosures, moderation, nominations, releases, reminders
 from assessment.cohorts import CohortError, cohort_instrument, reopen_cohort, set_schedule
+from assessment.core.scoring import Rules
 from assessment.forms import (
     DecisionForm,
     EmptyForm,
@@ -26,7 +27,6 @@ from assessment.forms import (
 from assessment.imports import ImportProblems, import_leaders, import_raters
 from assessment.mail import MailError
 from assessment.models import Cohort, MailMessage, Nomination
-from assessment.scoring import Rules
 from assessment.views.coach import (
     NewLink,
     my_cohort,

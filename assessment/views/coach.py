@@ -23,6 +23,8 @@ from assessment.cohorts import (
     create_cohort,
     filter_progress,
 )
+from assessment.core.instruments import Instrument, discover_instruments, language_variants
+from assessment.core.scoring import Rules
 from assessment.forms import (
     RELATIONSHIP_LABELS,
     CohortForm,
@@ -33,12 +35,10 @@ from assessment.forms import (
     ScheduleForm,
 )
 from assessment.imports import RowProblem
-from assessment.instruments import Instrument, discover_instruments, language_variants
 from assessment.models import AccessLink, Cohort, Invitation, Leader, LinkPurpose, Relationship
 from assessment.nominations import pending
 from assessment.releases import released_leaders
 from assessment.reminders import leaders_without_link, outstanding, unsent
-from assessment.scoring import Rules
 from assessment.web import (
     after_commit,
     current_coach,

@@ -11,13 +11,13 @@ from werkzeug.wrappers import Response
 
 from assessment import responses
 from assessment.cohorts import cohort_instrument, cohort_languages
+from assessment.core.sealing import BrowserKey
 from assessment.extensions import csrf, limiter
 from assessment.forms import ResponseForm
 from assessment.invitations import find_link
 from assessment.models import Invitation, Relationship
 from assessment.ratelimits import RATER_LINK, link_key, unknown_link_allowed
 from assessment.responses import Unavailable
-from assessment.sealing import BrowserKey
 from assessment.web import db_session, settings
 
 blueprint = Blueprint("rate", __name__, url_prefix="/r")

@@ -198,7 +198,7 @@ def invitations(app, coach, instrument, *relationships, translations=()):
 def test_rater_pages_pass_axe_in_both_languages(
     browser, live_server, coach, instrument, app, screenshot
 ):
-    from assessment.instruments import load_instrument
+    from assessment.core.instruments import load_instrument
     from assessment.models import Relationship
     from tests.test_languages import SPANISH
 

@@ -1,9 +1,9 @@
 """Figures that need a whole cohort: reliability, norms, agreement types, reliable change, and
 how well each leader predicted their Others scores.
 
-PRODUCT §5 defines them; ``docs/scoring.md`` writes out each formula. Like :mod:`assessment.scoring`
+PRODUCT §5 defines them; ``docs/scoring.md`` writes out each formula. Like :mod:`assessment.core.scoring`
 this module is pure (data in, data out, no Flask, no database), and it only ever builds on what
-:func:`assessment.scoring.score_leader` lets out: a leader whose Others score for a dimension is
+:func:`assessment.core.scoring.score_leader` lets out: a leader whose Others score for a dimension is
 withheld gets no percentile and no agreement type for it, and does not enter the distribution
 that places everybody else. Leaders are identified by whatever key the caller uses (a database
 id, an email); the functions only pass the keys through.
@@ -20,8 +20,8 @@ from typing import Any, Generic, TypeVar
 
 import numpy as np
 
-from assessment.instruments import RATER_GROUPS, Instrument
-from assessment.scoring import (
+from assessment.core.instruments import RATER_GROUPS, Instrument
+from assessment.core.scoring import (
     TOLERANCE,
     LeaderScores,
     RaterResponse,
@@ -106,7 +106,7 @@ def percentile_rank(value: float, population: Sequence[float]) -> float:
     """Mid-rank percentile: 100 * (number below + half the number equal) / N.
 
     ``population`` must be sorted and include ``value`` itself. Values within
-    :data:`~assessment.scoring.TOLERANCE` count as equal, so two means that are equal by hand
+    :data:`~assessment.core.scoring.TOLERANCE` count as equal, so two means that are equal by hand
     tie even when binary rounding differs in the last bit.
     """
     below = bisect.bisect_left(population, value - TOLERANCE)

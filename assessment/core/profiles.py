@@ -9,7 +9,7 @@ reported beside it as a cross-check. Profiles are named from their standardised 
 words a leader understands, their stability is the mean adjusted Rand index over seeded
 bootstrap refits, and the fitted model is kept as plain data (:meth:`ProfileModel.to_data`),
 never as a pickle, which would run code when loaded. Fitting, with scikit-learn, is in
-:mod:`assessment.profile_fitting`; this module needs only NumPy to assign leaders.
+:mod:`assessment.core.profile_fitting`; this module needs only NumPy to assign leaders.
 
 Below :data:`MIN_LEADERS` in the reference population fitting profiles is not honest (a mixture
 of six dimensions needs dozens of leaders per profile to be more than noise): the result is
@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from assessment.psychometrics import LeaderFigures, Placing
+from assessment.core.psychometrics import LeaderFigures, Placing
 
 K = TypeVar("K")
 

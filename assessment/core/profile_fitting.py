@@ -1,4 +1,4 @@
-"""Fitting leader profiles with scikit-learn (PRODUCT §6); :mod:`assessment.profiles` holds
+"""Fitting leader profiles with scikit-learn (PRODUCT §6); :mod:`assessment.core.profiles` holds
 what a fitted model becomes: plain data that names profiles and assigns leaders.
 
 Kept apart because scikit-learn takes most of a second to import and only fitting needs it:
@@ -24,7 +24,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_array, check_is_fitted
 from threadpoolctl import threadpool_limits
 
-from assessment.profiles import (
+from assessment.core.profiles import (
     DEFAULT_SEED,
     MIN_LEADERS,
     ProfileModel,
