@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from assessment.core.instruments import Instrument
-from assessment.core.scoring import COMBINED, RaterResponse, Rules, score_leader, summarise
+from assessment.core.scoring import (
+    COMBINED,
+    RaterResponse,
+    Rules,
+    Stat,
+    _Layout,
+    _new_stat,
+    score_leader,
+    summarise,
+)
 
 approx = pytest.approx
 
@@ -170,3 +183,69 @@ def test_comment_minimum_can_be_raised_per_cohort():
 def test_single_value_has_no_spread():
     stat = summarise([3.0], 5)
     assert (stat.n, stat.mean, stat.sd, stat.ci_low, stat.rwg) == (1, 3.0, None, None, None)
+
+
+# -- the remembered paths equal the plain ones ---------------------------------------------
+
+
+@st.composite
+def instruments(draw: st.DrawFn) -> Instrument:
+    """Instruments of one to three dimensions of one to four statements, any reverse-keyed."""
+    reverse = draw(
+        st.lists(st.lists(st.booleans(), min_size=1, max_size=4), min_size=1, max_size=3)
+    )
+    points = draw(st.sampled_from([4, 5, 7]))
+    return Instrument.model_validate(
+        {
+            "id": "drawn", "version": 1, "title": "Drawn", "language": "en",
+            "scale": {"points": points, "anchors": [str(p) for p in range(1, points + 1)]},
+            "dimensions": [
+                {"id": f"d{d}", "name": f"D{d}", "description": "a capability"}
+                for d in range(len(reverse))
+            ],
+            "items": [
+                {"id": f"d{d}i{i}", "dimension": f"d{d}", "self": "I do it",
+                 "observer": "{leader} does it", "reverse": flag}
+                for d, flags in enumerate(reverse)
+                for i, flag in enumerate(flags)
+            ],
+            "rater_groups": tiny_instrument().model_dump(by_alias=True)["rater_groups"],
+        }
+    )  # fmt: skip
+
+
+def _fields(layout: _Layout) -> list[object]:
+    """The layout's fields as plain lists, so two layouts compare by value."""
+
+    def plain(value: object) -> object:
+        if isinstance(value, np.ndarray):
+            return value.tolist()
+        if isinstance(value, tuple):
+            return [plain(part) for part in value]
+        return value
+
+    return [plain(getattr(layout, field.name)) for field in dataclasses.fields(layout)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(instruments(), min_size=1, max_size=70))
+def test_the_remembered_layout_is_the_built_one(drawn: list[Instrument]):
+    """Many instruments in turn (past the memo's bound), some equal but distinct objects."""
+    for instrument in [
+        *drawn,
+        *(Instrument.model_validate(i.model_dump(by_alias=True)) for i in drawn),
+    ]:
+        assert _fields(_Layout.of(instrument)) == _fields(_Layout.build(instrument))
+        assert _Layout.of(instrument) is _Layout.of(instrument)
+
+
+@given(
+    st.tuples(
+        st.integers(0, 500),
+        *[st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True))] * 5,
+    )
+)
+def test_the_quick_stat_is_the_plain_one(values: tuple):
+    quick, plain = _new_stat(values), Stat(*values)
+    assert type(quick) is Stat and quick._asdict().keys() == plain._asdict().keys()
+    assert [repr(v) for v in quick] == [repr(v) for v in plain]

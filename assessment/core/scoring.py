@@ -201,14 +201,31 @@ class _Layout:
 
     @classmethod
     def of(cls, instrument: Instrument) -> _Layout:
-        # Memoised per instrument object: scoring asks for it once per call.
-        cached = _LAYOUTS.get(id(instrument))
-        if cached is not None and cached[0] is instrument:
-            return cached[1]
+        """The layout of ``instrument``, worked out on its first use and remembered.
+
+        Scoring asks for the layout in every call, and a cohort export scores ten thousand
+        leaders one call at a time, so it is memoised by the instrument object's identity (an
+        instrument is frozen, so its layout never changes; hashing the whole model would cost
+        more than building the layout). The memo holds the instrument itself, so an id is never
+        reused while its entry lives; at most 64 instruments are remembered.
+        ``tests/test_scoring.py`` checks that this always equals :meth:`build`.
+        """
+        remembered = _LAYOUTS.get(id(instrument))
+        if remembered is not None and remembered[0] is instrument:
+            return remembered[1]
+        if len(_LAYOUTS) >= 64:
+            _LAYOUTS.clear()
+        layout = cls.build(instrument)
+        _LAYOUTS[id(instrument)] = (instrument, layout)
+        return layout
+
+    @classmethod
+    def build(cls, instrument: Instrument) -> _Layout:
+        """The layout worked out from the instrument (the plain path :meth:`of` remembers)."""
         item_ids = tuple(item.id for item in instrument.items)
         column = {item_id: index for index, item_id in enumerate(item_ids)}
         dimension_ids = tuple(d.id for d in instrument.dimensions)
-        layout = cls(
+        return cls(
             points=instrument.scale.points,
             item_ids=item_ids,
             reverse=np.array([item.reverse for item in instrument.items], dtype=bool),
@@ -221,10 +238,6 @@ class _Layout:
             figure_keys=tuple(f"dimension:{d}" for d in dimension_ids)
             + tuple(f"item:{i}" for i in item_ids),
         )
-        if len(_LAYOUTS) >= 64:
-            _LAYOUTS.clear()
-        _LAYOUTS[id(instrument)] = (instrument, layout)
-        return layout
 
 
 _LAYOUTS: dict[int, tuple[Instrument, _Layout]] = {}
@@ -343,7 +356,9 @@ def t_quantile(degrees_of_freedom: int) -> float:
 
 
 _new_stat = partial(tuple.__new__, Stat)
-"""Builds a :class:`Stat` from a 6-tuple at C speed (what ``Stat._make`` does, minus a frame)."""
+"""Builds a :class:`Stat` from a 6-tuple at C speed: what ``Stat(*values)`` gives, minus a Python
+frame per figure (a cohort export builds millions). ``tests/test_scoring.py`` checks the two
+agree."""
 
 
 @dataclass(eq=False)
