@@ -65,9 +65,9 @@ def _exposed(
         for pool, minimum in printed:
             shown_as_is[pool] = min(minimum, shown_as_is.get(pool, minimum))
         for atom in map(frozenset, atoms.values()):
-            minimum = shown_as_is.get(atom)
-            if minimum is None:
-                minimum = exposure_minimum((relationship[r] for r in atom), rules)
+            minimum = shown_as_is.get(atom) or exposure_minimum(
+                (relationship[r] for r in atom), rules
+            )
             if len(atom) < minimum:
                 found.append(Exposure(figure, atom, minimum))
     return found

@@ -9,7 +9,7 @@ Nothing here knows about Flask or the database: a cohort stores :meth:`Instrumen
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -247,7 +247,7 @@ class _Loader(yaml.SafeLoader):
         super().__init__(stream)
         self._depth = 0
 
-    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
         self._depth += 1
         try:
             if self._depth > MAX_DEPTH:
@@ -255,7 +255,7 @@ class _Loader(yaml.SafeLoader):
                     None,
                     None,
                     f"nested more than {MAX_DEPTH} levels deep",
-                    self.peek_event().start_mark,
+                    self.peek_event().start_mark,  # type: ignore[no-untyped-call]
                 )
             return super().compose_node(parent, index)
         finally:
@@ -411,7 +411,7 @@ def translation_problems(base: Instrument, translation: Instrument) -> list[str]
         base.scale.not_able_to_rate,
     ):
         problems.append("its scale differs")
-    shapes = {
+    shapes: dict[str, Callable[[Instrument], object]] = {
         "dimensions": lambda i: [d.id for d in i.dimensions],
         "items": lambda i: [(x.id, x.dimension, x.reverse) for x in i.items],
         "open questions": lambda i: [q.id for q in i.open_questions],

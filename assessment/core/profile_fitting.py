@@ -118,7 +118,8 @@ class LeaderProfiles(ClusterMixin, BaseEstimator):
     def predict(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "mixture_")
         X = check_array(X, dtype=float)
-        return self.mixture_.predict(self.scaler_.transform(X))
+        labels: np.ndarray = self.mixture_.predict(self.scaler_.transform(X))
+        return labels
 
     def _mixture(self, k: int, n_init: int, random_state: int | None = None) -> GaussianMixture:
         return GaussianMixture(

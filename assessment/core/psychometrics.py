@@ -56,7 +56,7 @@ def cronbach_alpha(rows: Sequence[Sequence[float]] | np.ndarray) -> float | None
     if total_variance <= 0:
         return None
     item_variances = float(np.var(matrix, axis=0, ddof=1).sum())
-    return k / (k - 1) * (1 - item_variances / total_variance)
+    return float(k / (k - 1) * (1 - item_variances / total_variance))
 
 
 @dataclass(frozen=True)
@@ -441,7 +441,11 @@ def place_leaders(
         agreement = {}
         for d, value in mine.items():
             distribution = distributions[d]
-            if d in self_scores and distribution.margin is not None:
+            if (
+                d in self_scores
+                and distribution.margin is not None
+                and distribution.median is not None
+            ):
                 agreement[d] = agreement_type(
                     self_scores[d], value, distribution.margin, distribution.median
                 )

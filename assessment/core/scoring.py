@@ -153,7 +153,7 @@ class Rules:
     gap_threshold: float = DEFAULT_GAP_THRESHOLD
 
     @classmethod
-    def from_instrument(cls, instrument: Instrument, **overrides: float) -> Rules:
+    def from_instrument(cls, instrument: Instrument, **overrides: Any) -> Rules:
         rules = cls(
             group_minimums={g.id: g.minimum for g in instrument.rater_groups},
             group_labels={g.id: g.label for g in instrument.rater_groups},
@@ -410,7 +410,7 @@ class _Pool:
     def figures(self, leader: int) -> list[list[Any]]:
         """One leader's mean, SD, interval bounds and r_wg per figure, as plain lists; the
         four that need n >= 2 are None below that."""
-        values = self._stacked[leader].tolist()
+        values: list[list[Any]] = self._stacked[leader].tolist()
         for index in np.flatnonzero(self.n[leader] < 2).tolist():
             for column in values[1:]:
                 column[index] = None
@@ -551,10 +551,12 @@ class _Scoring:
             self.below[key] = group_shown & (pool.n < minimum) & ((pool.n > 0) | is_dimension)
             self.complement[key] = np.zeros_like(pool.n, dtype=bool)
         self._suppress_complements()
-        self.partial = {key: np.zeros_like(pool.n, dtype=bool) for key, pool in self.pools.items()}
+        self.partial: dict[str, np.ndarray] = {
+            key: np.zeros_like(pool.n, dtype=bool) for key, pool in self.pools.items()
+        }
         self._suppress_partial_patterns(answered)
-        self.any_withheld = {
-            (code, key): withheld[key].any(axis=1).tolist()
+        self.any_withheld: dict[tuple[str, str], list[bool]] = {
+            (code, key): np.logical_or.reduce(withheld[key], axis=1).tolist()
             for code, withheld in (
                 (FIGURE_BELOW_MINIMUM, self.below),
                 (COMPLEMENT, self.complement),
@@ -568,11 +570,12 @@ class _Scoring:
         Others would be that group in all but name, so it is withheld too."""
         rules = self.rules
         groups_present = (self.counts[:, 1:] > 0).sum(axis=1)
-        below_own = np.zeros_like(self.others_shown)
+        below_own: np.ndarray = np.zeros_like(self.others_shown)
         for group in OBSERVER_GROUPS:
             count = self._group_count(group)
             below_own |= (count > 0) & (count < rules.minimum(group))
-        return self.others_shown & (groups_present == 1) & below_own
+        alone: np.ndarray = self.others_shown & (groups_present == 1) & below_own
+        return alone
 
     def _suppress_partial_patterns(self, answered: np.ndarray) -> None:
         """Withhold statement figures that, with a capability's figure, isolate someone.
@@ -767,10 +770,10 @@ class _Scoring:
         worked out again (a manager's statement from their capability score and their other
         statements); withholding one therefore withholds all."""
         layout = self.layout
-        widened = figures.copy()
+        widened: np.ndarray = figures.copy()
         for index, columns in enumerate(layout.dimension_columns):
             block = np.concatenate([[index], layout.n_dimensions + columns])
-            widened[:, block] |= figures[:, block].any(axis=1)[:, None]
+            widened[:, block] |= np.logical_or.reduce(figures[:, block], axis=1)[:, None]
         return widened
 
     # -- back to plain data ---------------------------------------------------------------
