@@ -1,4 +1,5 @@
-"""The audit trail of administrative actions (PRODUCT §8)."""
+"""The audit trail of administrative actions: who did what to which cohort, never a rater's
+answers or when a rater responded (docs/anonymity.md, "What the database remembers")."""
 
 from __future__ import annotations
 

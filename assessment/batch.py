@@ -1,4 +1,4 @@
-"""Every report of a cohort at once, in parallel worker processes (PRODUCT §7).
+"""Every report of a cohort at once, in parallel worker processes (docs/reports.md, "Batches").
 
 :func:`plan_reports` lists, in the calling process, one task per leader plus one for the
 cohort report. :func:`run_reports` renders the tasks in a pool of worker processes and reports

@@ -1,6 +1,6 @@
 """The stored state of the product.
 
-Anonymity shapes this schema (PRODUCT §4): a submitted :class:`Response` has no foreign key to
+Anonymity shapes this schema (docs/anonymity.md): a submitted :class:`Response` has no foreign key to
 the :class:`Invitation` that produced it, a random UUID for a key and no timestamp, and its
 answers and comments are keyed by (response, item), so neither ids nor times can be lined up
 with the invitations' "submitted" status. Only a :class:`DraftResponse` points at its invitation,
@@ -287,7 +287,7 @@ class Answer(Base):
 class Prediction(Base):
     """The leader's prediction, in their self-assessment, of their Others score on a dimension.
 
-    Only a self response has predictions (PRODUCT §5, predicted views): a scale point, or no
+    Only a self response has predictions (docs/scoring.md, "Cohort figures": predicted views): a scale point, or no
     row when the leader chose not to predict.
     """
 
@@ -415,7 +415,7 @@ class ReminderSent(Base):
 class ReportRelease(Base):
     """A report given to its leader: who released it, when, and exactly which responses it used.
 
-    The response ids and counts feed the differencing rule (PRODUCT §4) for any later release;
+    The response ids and counts feed the differencing rule (docs/anonymity.md, "The disclosure ledger") for any later release;
     the PDF is kept so the leader always reads what was released, not a regenerated report.
     """
 
@@ -532,7 +532,7 @@ class RateLimitCounter(Base):
 
 
 class ProfileModelRecord(Base):
-    """A fitted profile model (PRODUCT §6) as JSON, never a pickle: see assessment/core/profiles.py.
+    """A fitted profile model (docs/scoring.md, "Profiles") as JSON, never a pickle: see assessment/core/profiles.py.
 
     One row per fit; the latest row of an instrument version is the one leaders are assigned to.
     """

@@ -91,7 +91,7 @@ class RaterGroup(_Strict):
 
 
 class Thresholds(_Strict):
-    """Anonymity minimums that are not tied to one rater group (PRODUCT §4)."""
+    """Anonymity minimums that are not tied to one rater group (docs/anonymity.md)."""
 
     others: int = Field(default=3, ge=2, le=50)
     comments: int = Field(default=3, ge=3, le=50)

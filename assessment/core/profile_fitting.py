@@ -1,4 +1,4 @@
-"""Fitting leader profiles with scikit-learn (PRODUCT §6); :mod:`assessment.core.profiles` holds
+"""Fitting leader profiles with scikit-learn (docs/scoring.md, "Profiles"); :mod:`assessment.core.profiles` holds
 what a fitted model becomes: plain data that names profiles and assigns leaders.
 
 Kept apart because scikit-learn takes most of a second to import and only fitting needs it:

@@ -1,4 +1,4 @@
-"""Leader profiles (PRODUCT §6): clusters of leaders by how others see them and how they see themselves.
+"""Leader profiles (docs/scoring.md, "Profiles"): clusters of leaders by how others see them and how they see themselves.
 
 Each leader is a vector of their Others score and their self-other gap per dimension,
 standardised within the reference population (every leader with all of those figures shown,
@@ -32,7 +32,7 @@ from assessment.core.psychometrics import LeaderFigures, Placing
 K = TypeVar("K")
 
 MIN_LEADERS = 30
-"""Fewest leaders in the reference population for which profiles are fitted (PRODUCT §6)."""
+"""Fewest leaders in the reference population for which profiles are fitted (docs/scoring.md)."""
 DEFAULT_SEED = 360
 FORMAT = "cl360-profiles/1"
 STANDOUT = 0.5

@@ -1,4 +1,4 @@
-"""Scores for leaders, with PRODUCT §4's anonymity rules enforced here and nowhere else.
+"""Scores for leaders, with the anonymity rules (docs/anonymity.md) enforced here and nowhere else.
 
 Everything that leaves this module has already been through the thresholds: a figure computed
 from fewer raters than its group's minimum is never returned, only a :class:`Withheld` note that
@@ -6,7 +6,7 @@ says why. Reports, pages and exports can therefore show whatever they are given.
 
 Pure: data in, data out, no Flask and no database. One leader (:func:`score_leader`) or a whole
 cohort at once (:func:`score_leaders`, the same rules on NumPy arrays, so ten thousand leaders
-take seconds rather than minutes). Conventions (PRODUCT §5): reversed items score
+take seconds rather than minutes). Conventions (docs/scoring.md): reversed items score
 ``points + 1 - value``; "not able to rate" is missing; a rater counts for a dimension only when
 they answered at least half of its items; standard deviations use n - 1; figures needing n >= 2
 are absent for n = 1; confidence intervals use the t distribution; nothing is rounded here.
@@ -463,7 +463,7 @@ def score_leaders(
 
     The arithmetic runs on whole arrays (a cohort of ten thousand leaders in well under a
     second); the anonymity rules are applied to every leader and figure at once, in the
-    same order as the rules are written in PRODUCT §4 and ``docs/scoring.md``.
+    same order as the rules are written in ``docs/anonymity.md`` and ``docs/scoring.md``.
     """
     rules = rules or Rules.from_instrument(instrument)
     return ScoredLeaders(_Scoring(instrument, table, rules))
