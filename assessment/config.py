@@ -1,7 +1,7 @@
 """Configuration in one place: defaults in code, secrets and deployment choices from the environment.
 
 Every setting the product reads lives here, so the rest of the code never touches ``os.environ``.
-The README's configuration table mirrors :data:`ENVIRONMENT`.
+The README's configuration table is :data:`ENVIRONMENT`, row for row.
 """
 
 from __future__ import annotations
@@ -14,49 +14,77 @@ from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
-#: variable name -> (default, meaning); the README documents exactly these.
+#: variable name -> (default, meaning), in Markdown: the README's configuration table is exactly
+#: these rows (tests/test_architecture.py checks it).
 ENVIRONMENT: dict[str, tuple[str, str]] = {
     "DATABASE_URL": (
-        "sqlite:///<instance>/cl360.sqlite3",
-        "SQLAlchemy URL; `postgresql+psycopg://user@host/db` for PostgreSQL",
+        "`sqlite:///<instance>/cl360.sqlite3`",
+        "SQLAlchemy URL; `postgresql://user@host/db` for PostgreSQL (psycopg 3 is used)",
     ),
     "SECRET_KEY": (
-        "random per process (dev only)",
-        "signs sessions and CSRF tokens; required in production",
+        "random per process (development only)",
+        "signs sessions and CSRF tokens; **required** when `CL360_ENV=production`",
     ),
     "CL360_ENV": (
-        "development",
-        "`production` refuses to start without SECRET_KEY and turns on secure cookies",
+        "`development`",
+        "`production` refuses to start without `SECRET_KEY` and sends cookies only over HTTPS",
     ),
-    "CL360_INSTANCE": ("<project>/instance", "folder for the SQLite file and other local state"),
+    "CL360_INSTANCE": (
+        "`<project>/instance`",
+        "folder for the SQLite database and other local state",
+    ),
     "CL360_INSTRUMENTS": (
-        "<project>/instruments",
-        "folder of instrument YAML files offered to coaches",
+        "`<project>/instruments`",
+        "folder of questionnaire YAML files offered when creating a cohort",
     ),
-    "CL360_BASE_URL": ("http://127.0.0.1:5000", "public address used in invitation links"),
+    "CL360_BASE_URL": (
+        "`http://127.0.0.1:5000`",
+        "public address used in invitation links",
+    ),
     "CL360_LOCK_TIMEOUT": (
-        "10",
-        "seconds a request waits for a database lock before answering 503 (try again)",
-    ),
-    "RATELIMIT_STORAGE_URI": (
-        "(unset: the product's database)",
-        "where rate-limit counters live, shared by every worker; e.g. `redis://127.0.0.1:6379`",
+        "`10`",
+        'seconds a request waits for a database lock before answering 503 "try again"',
     ),
     "CL360_TRUSTED_PROXIES": (
-        "0",
-        "reverse proxies in front of the app whose X-Forwarded-For/-Proto to believe",
+        "`0`",
+        "how many reverse proxies stand in front of the app: their `X-Forwarded-For` / `-Proto` are believed (`docs/operations.md`)",
+    ),
+    "RATELIMIT_STORAGE_URI": (
+        "unset: the product's database",
+        "where rate-limit counters live, shared by every worker; `redis://host:6379` to keep them in Redis",
     ),
     "MAIL_SERVER": (
-        "(unset: mail goes to the in-app outbox)",
-        "SMTP host for invitations and reminders",
+        "unset: mail goes to the in-app outbox",
+        'SMTP host for invitations, reminders, leader links and "report ready" mail (`docs/campaigns.md`)',
     ),
-    "MAIL_PORT": ("587", "SMTP port"),
-    "MAIL_USERNAME": ("(unset)", "SMTP user"),
-    "MAIL_PASSWORD": ("(unset)", "SMTP password"),
-    "MAIL_USE_TLS": ("true", "STARTTLS on the SMTP connection"),
-    "MAIL_USE_SSL": ("false", "TLS from the first byte (usually port 465) instead of STARTTLS"),
-    "MAIL_FROM": ("cl360@localhost", "sender address of outgoing mail"),
-    "MAIL_TIMEOUT": ("30", "seconds to wait for the SMTP server"),
+    "MAIL_PORT": (
+        "`587`",
+        "SMTP port",
+    ),
+    "MAIL_USERNAME": (
+        "unset",
+        "SMTP login name (the server is logged in to only when it is set)",
+    ),
+    "MAIL_PASSWORD": (
+        "unset",
+        "SMTP password",
+    ),
+    "MAIL_USE_TLS": (
+        "`true`",
+        "STARTTLS on the SMTP connection",
+    ),
+    "MAIL_USE_SSL": (
+        "`false`",
+        "TLS from the first byte (usually port 465) instead of STARTTLS",
+    ),
+    "MAIL_FROM": (
+        "`cl360@localhost`",
+        "sender address of outgoing mail",
+    ),
+    "MAIL_TIMEOUT": (
+        "`30`",
+        "seconds to wait for the SMTP server",
+    ),
 }
 
 

@@ -1,4 +1,4 @@
-"""Flask extensions, created unbound here and bound to an app in :func:`assessment.create_app`."""
+"""Flask extensions, created unbound here and bound to an app in :func:`assessment.app.create_app`."""
 
 from flask_babel import Babel
 from flask_limiter import Limiter
