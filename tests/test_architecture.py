@@ -124,3 +124,20 @@ def test_the_readmes_configuration_table_is_the_settings_the_code_reads():
     assert rows == [
         f"| `{name}` | {default} | {meaning} |" for name, (default, meaning) in ENVIRONMENT.items()
     ]
+
+
+def test_the_settings_table_lists_exactly_what_the_configuration_reads():
+    from assessment.config import ENVIRONMENT
+
+    source = (ROOT / "assessment/config.py").read_text()
+    read = {
+        node.args[0].value
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "get"
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id == "env"
+        and isinstance(node.args[0], ast.Constant)
+    }
+    assert read == set(ENVIRONMENT)
