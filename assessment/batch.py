@@ -19,6 +19,7 @@ failed task never leaves half a file).
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 import resource
@@ -42,6 +43,8 @@ from assessment.reporting import (
     report_filename,
 )
 from assessment.results import CohortResults, cohort_results
+from reports.build import IndividualReport
+from reports.cohort import CohortReport
 from reports.render import render_pdf
 
 COHORT_TASK = "cohort"
@@ -168,7 +171,7 @@ def plan_reports(
 def store_rendered(database: Database, plan: Plan, result: BatchResult, *, actor: str) -> None:
     """Keep every PDF the batch rendered in the ledger, so the next build reuses it."""
     with database.transaction() as session:
-        cohort = session.get(Cohort, plan.cohort_id)
+        cohort = session.get_one(Cohort, plan.cohort_id)
         decisions = disclosures.decide(session, cohort)
         for outcome in result.outcomes:
             if not outcome.ok:
@@ -181,7 +184,7 @@ def store_rendered(database: Database, plan: Plan, result: BatchResult, *, actor
                 cohort,
                 kind,
                 subset,
-                lambda pdf=pdf, name=task.path.name: disclosures.Made(pdf, "application/pdf", name),
+                functools.partial(disclosures.Made, pdf, "application/pdf", task.path.name),
                 actor=actor,
                 variant=variant,
             )
@@ -267,10 +270,11 @@ def render_task(task: Task) -> Outcome:
 def _render(task: Task) -> bytes:
     if _worker is None:
         raise BatchError("render_task runs in a worker started with start_worker")
+    report: CohortReport | IndividualReport
     with _worker.database.session() as session:
         results = _worker.cohort_results(session)
         if task.leader_id is None:
-            cohort = session.get(Cohort, _worker.cohort_id)
+            cohort = session.get_one(Cohort, _worker.cohort_id)
             report = cohort_report_data(session, cohort, _worker.today, results=results)
         else:
             leader = session.get(Leader, task.leader_id)

@@ -84,7 +84,7 @@ def _sqlite_begin(connection: Connection) -> None:
     lock at once (SQLAlchemy's documented recipe for pysqlite); a reading one keeps the
     driver's default, where each read sees the latest commit, as on PostgreSQL.
     """
-    dbapi_connection = connection.connection.dbapi_connection
+    dbapi_connection: Any = connection.connection.dbapi_connection
     if connection.get_execution_options().get(WRITES, False):
         dbapi_connection.isolation_level = None
         connection.exec_driver_sql("BEGIN IMMEDIATE")

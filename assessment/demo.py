@@ -212,9 +212,9 @@ def _predictions(
 def _try_links(session: Session, cohort: Cohort) -> dict[str, str]:
     """New links for the visitor: Mei Chen's own page (nominations, progress), her
     self-assessment and a peer rating of her. Links printed by earlier runs keep working."""
-    leader = session.scalar(
+    leader = session.scalars(
         select(Leader).where(Leader.cohort_id == cohort.id, Leader.name == TRY_LEADER)
-    )
+    ).one()
     links = {"leader": "/l/" + new_link(session, leader, LinkPurpose.SHOWN, actor="demo")}
     for relationship in (Relationship.SELF, Relationship.PEER):
         waiting = session.scalar(

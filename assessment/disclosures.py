@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from assessment.cohorts import CohortError, cohort_instrument
 from assessment.core.disclosure import regeneration_responses
+from assessment.core.instruments import Instrument
 from assessment.core.scoring import Rules, exposure_minimum
 from assessment.models import (
     Artefact,
@@ -115,8 +116,7 @@ def decide(
         .order_by(ResponseSet.id)
     ):
         history.setdefault(leader_id, []).append(ids)
-    instrument = None
-    rules = None
+    ruled: tuple[Instrument, Rules] | None = None  # read once, for the first leader needing it
     decisions: dict[int, Decision] = {}
     for leader_id in chosen:
         now = frozenset(current[leader_id])
@@ -124,10 +124,11 @@ def decide(
         if not earlier or any(frozenset(ids) == now for ids in earlier):
             decisions[leader_id] = Decision(leader_id, now, counts=_counts(now, group))
             continue
-        if instrument is None:
+        if ruled is None:
             instrument = cohort_instrument(cohort)
-            rules = Rules.from_instrument(instrument)
-        leader = session.get(Leader, leader_id)
+            ruled = (instrument, Rules.from_instrument(instrument))
+        instrument, rules = ruled
+        leader = session.get_one(Leader, leader_id)
         regeneration = regeneration_responses(
             instrument, leader_responses_by_id(session, leader), earlier, rules
         )

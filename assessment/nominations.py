@@ -55,6 +55,8 @@ def _checked(
 
 def _nominations(leader: Leader) -> list[Nomination]:
     session = Session.object_session(leader)
+    if session is None:
+        raise ValueError("the leader must belong to a session")
     return list(session.scalars(select(Nomination).where(Nomination.leader_id == leader.id)))
 
 

@@ -21,19 +21,22 @@ from __future__ import annotations
 import hashlib
 import random
 import time
-from typing import Any
+from typing import Any, cast
 
 from flask import current_app, request
 from flask_limiter.util import get_remote_address
 from limits import parse
 from limits.storage import Storage
-from sqlalchemy import case, delete, select, text
+from sqlalchemy import Table, case, delete, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
 from assessment.database import WRITES, make_engine
 from assessment.extensions import limiter
 from assessment.models import RateLimitCounter
+
+COUNTERS = cast(Table, RateLimitCounter.__table__)
+"""The counters' table (the ORM types a mapped table only as a ``FromClause``)."""
 
 SIGN_IN_PER_ACCOUNT = "10 per 15 minutes"
 SIGN_IN_PER_ADDRESS = "30 per 15 minutes"
@@ -115,34 +118,33 @@ class DatabaseStorage(Storage):
 
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
         now = time.time()
-        table = RateLimitCounter.__table__
-        renewed = table.c.expires_at <= now
-        statement = self._insert(table).values(key=key, expires_at=now + expiry, hits=amount)
-        statement = statement.on_conflict_do_update(
-            index_elements=[table.c.key],
+        renewed = COUNTERS.c.expires_at <= now
+        insert = self._insert(COUNTERS).values(key=key, expires_at=now + expiry, hits=amount)
+        statement = insert.on_conflict_do_update(
+            index_elements=[COUNTERS.c.key],
             set_={
-                "hits": case((renewed, amount), else_=table.c.hits + amount),
-                "expires_at": case((renewed, now + expiry), else_=table.c.expires_at),
+                "hits": case((renewed, amount), else_=COUNTERS.c.hits + amount),
+                "expires_at": case((renewed, now + expiry), else_=COUNTERS.c.expires_at),
             },
-        ).returning(table.c.hits)
+        ).returning(COUNTERS.c.hits)
         with self.engine.begin() as connection:
             hits = connection.execute(statement).scalar_one()
             if random.random() < CLEANUP_CHANCE:
-                connection.execute(delete(table).where(table.c.expires_at < now))
+                connection.execute(delete(COUNTERS).where(COUNTERS.c.expires_at < now))
         return int(hits)
 
     def get(self, key: str) -> int:
-        table = RateLimitCounter.__table__
         with self.engine.connect() as connection:
             hits = connection.scalar(
-                select(table.c.hits).where(table.c.key == key, table.c.expires_at > time.time())
+                select(COUNTERS.c.hits).where(
+                    COUNTERS.c.key == key, COUNTERS.c.expires_at > time.time()
+                )
             )
         return int(hits or 0)
 
     def get_expiry(self, key: str) -> float:
-        table = RateLimitCounter.__table__
         with self.engine.connect() as connection:
-            expires = connection.scalar(select(table.c.expires_at).where(table.c.key == key))
+            expires = connection.scalar(select(COUNTERS.c.expires_at).where(COUNTERS.c.key == key))
         return float(expires or time.time())
 
     def check(self) -> bool:
@@ -155,9 +157,8 @@ class DatabaseStorage(Storage):
 
     def reset(self) -> int | None:
         with self.engine.begin() as connection:
-            return connection.execute(delete(RateLimitCounter.__table__)).rowcount
+            return connection.execute(delete(COUNTERS)).rowcount
 
     def clear(self, key: str) -> None:
-        table = RateLimitCounter.__table__
         with self.engine.begin() as connection:
-            connection.execute(delete(table).where(table.c.key == key))
+            connection.execute(delete(COUNTERS).where(COUNTERS.c.key == key))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, defer
@@ -149,7 +150,7 @@ def _keep_only_what_was_released(session: Session, response_ids: list[str]) -> N
             Comment.response_id.in_(response_ids), Comment.redacted_text.is_not(None)
         )
     ):
-        comment.text, comment.redacted_text = comment.redacted_text, None
+        comment.text, comment.redacted_text = cast(str, comment.redacted_text), None
     session.flush()
 
 

@@ -2,12 +2,19 @@
 
 from alembic import context
 from sqlalchemy import pool
+from sqlalchemy.engine import Connection
 
 from assessment import models  # noqa: F401  (registers every table on the metadata)
 from assessment.database import Base, make_engine
 
 config = context.config
-url = config.attributes.get("url") or config.get_main_option("sqlalchemy.url")
+
+
+def _database_url() -> str:
+    url = config.attributes.get("url") or config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise RuntimeError("no database URL: run migrations with `cl360 db upgrade`")
+    return str(url)
 
 
 def run_migrations() -> None:
@@ -15,13 +22,13 @@ def run_migrations() -> None:
     if connection is not None:
         _run(connection)
         return
-    engine = make_engine(url, poolclass=pool.NullPool)
+    engine = make_engine(_database_url(), poolclass=pool.NullPool)
     with engine.connect() as connection:
         _run(connection)
     engine.dispose()
 
 
-def _run(connection) -> None:
+def _run(connection: Connection) -> None:
     sqlite = connection.dialect.name == "sqlite"
     context.configure(
         connection=connection,
