@@ -25,7 +25,7 @@ from assessment.cohorts import create_cohort
 from assessment.core.instruments import Instrument
 from assessment.models import Leader
 from assessment.transfer import import_responses
-from tests.cohort_data import close, export_text
+from tests.builders import close, export_text
 from tests.test_scoring import tiny_instrument
 
 approx = pytest.approx

@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 from sqlalchemy import func, select
 
 from assessment.models import Prediction, Response
-from tests.conftest import COACH_EMAIL, COACH_PASSWORD
+from tests.builders import COACH_EMAIL, COACH_PASSWORD
 
 
 def answer_everything(page, value: str) -> None:

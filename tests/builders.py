@@ -1,0 +1,222 @@
+"""What more than one test module builds: people, cohorts, questionnaires, answers and reports.
+
+Test modules import helpers from here and never from one another, so a test module can be read
+(and changed) on its own: anything it did not define itself is either a fixture in conftest.py,
+the live server of live.py, the product, or here. Fixtures stay in conftest.py; this module
+holds plain functions and data, which conftest.py's fixtures use too.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from assessment import cohorts, disclosures
+from assessment.config import PROJECT_ROOT
+from assessment.core.instruments import Instrument
+from assessment.core.sealing import BrowserKey, unseal
+from assessment.database import Database
+from assessment.invitations import create_invitation
+from assessment.models import Coach, Cohort, DraftResponse, Relationship
+from assessment.responses import Answers, NewResponse, store_responses, submit
+
+# -- the coach and the questionnaires the product ships ----------------------------------------
+
+#: The coach the ``coach`` fixture creates and ``signed_in`` signs in as.
+COACH_EMAIL = "coach@example.org"
+COACH_PASSWORD = "a long coach password"
+DEFAULT_INSTRUMENT = PROJECT_ROOT / "instruments" / "compassionate-leadership.v1.yaml"
+PULSE_INSTRUMENT = PROJECT_ROOT / "instruments" / "compassionate-leadership-pulse.v1.yaml"
+SPANISH = PROJECT_ROOT / "instruments" / "compassionate-leadership.v1.es.yaml"
+
+
+# -- through the web, as a coach or a rater would ----------------------------------------------
+
+
+def csrf_token(html: str) -> str:
+    """The token a form on ``html`` carries: every POST needs the one from the page it is on."""
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
+        r'name="csrf_token" value="([^"]+)"', html
+    )
+    assert match, "page has no CSRF token"
+    return match.group(1)
+
+
+def client_signed_in_as(app: Flask, email: str, password: str) -> FlaskClient:
+    """A second browser, signed in as another coach."""
+    client = app.test_client()
+    token = csrf_token(client.get("/login").get_data(as_text=True))
+    client.post("/login", data={"email": email, "password": password, "csrf_token": token})
+    return client
+
+
+def create_cohort(
+    client: FlaskClient,
+    name: str = "Ward leaders 2027",
+    instrument: str = "compassionate-leadership@1",
+) -> str:
+    """A cohort made through the coach's form; returns its address."""
+    page = client.get("/cohorts").get_data(as_text=True)
+    response = client.post(
+        "/cohorts", data={"name": name, "instrument": instrument, "csrf_token": csrf_token(page)}
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return response.headers["Location"]
+
+
+def add_leader(client: FlaskClient, cohort_url: str, name: str, email: str) -> str:
+    """A leader added on the cohort page; returns the address of their page."""
+    page = client.get(cohort_url).get_data(as_text=True)
+    response = client.post(
+        cohort_url, data={"name": name, "email": email, "csrf_token": csrf_token(page)}
+    )
+    assert response.status_code == 302
+    page = client.get(cohort_url).get_data(as_text=True)
+    return re.search(rf'href="([^"]+/leaders/\d+)">{name}<', page).group(1)
+
+
+def make_links(
+    client: FlaskClient, leader_url: str, relationship: str, count: int = 1
+) -> list[str]:
+    """Rater links made on the leader's page, read off the page that shows them (the only
+    time it does), as paths the test client can open."""
+    page = client.get(leader_url).get_data(as_text=True)
+    response = client.post(
+        leader_url,
+        data={"relationship": relationship, "count": count, "csrf_token": csrf_token(page)},
+        follow_redirects=True,
+    )
+    assert response.status_code == 200
+    return [
+        url.removeprefix("http://localhost")
+        for url in re.findall(
+            r'value="(http://localhost/r/[^"]+)"', response.get_data(as_text=True)
+        )
+    ]
+
+
+def answer_all(instrument, value: str = "4") -> dict[str, str]:
+    """The questionnaire form's fields with every statement rated ``value``."""
+    return {item.id: value for item in instrument.items}
+
+
+def post_form(client: FlaskClient, link: str, data: dict[str, str], action: str = "submit"):
+    """A rater's form sent from the page at ``link``: ``action`` is "submit" or "save"."""
+    page = client.get(link).get_data(as_text=True)
+    return client.post(link, data={**data, "action": action, "csrf_token": csrf_token(page)})
+
+
+def draft_ratings(client: FlaskClient, session) -> dict[str, int | None] | None:
+    """The one draft stored, opened with the key of the browser ``client`` (None if it holds
+    no key that opens it): what that rater would see, and the only way to read it."""
+    session.expire_all()
+    draft = session.scalar(select(DraftResponse))
+    cookie = client.get_cookie(f"cl360_draft_{draft.key_id}", path="/r/")
+    key = BrowserKey.from_cookie(draft.key_id, cookie.value if cookie else None)
+    data = unseal(key, draft.sealed, f"draft:{draft.invitation_id}") if key else None
+    return None if data is None else data["ratings"]
+
+
+# -- straight into the database, for tests about what comes after the answers -----------------
+
+RATERS = (
+    [Relationship.SELF, Relationship.MANAGER]
+    + [Relationship.PEER] * 3
+    + [Relationship.DIRECT_REPORT] * 2
+)
+COMMENT = "Explains why the work matters before the targets."
+
+
+@dataclass(frozen=True)
+class SmallCohort:
+    """What ``make_cohort`` made, as plain values: tests look rows up again in their own
+    sessions rather than holding on to objects of a closed one."""
+
+    id: int
+    slug: str
+    name: str
+    leaders: dict[str, int]  # name -> id
+
+
+def make_cohort(
+    database: Database,
+    coach: Coach,
+    instrument: Instrument,
+    names: tuple[str, ...] = ("Ada Lovelace", "Grace Hopper"),
+    name: str = "Report cohort",
+    predictions: dict[str, dict[str, int]] | None = None,
+) -> SmallCohort:
+    """A closed cohort: leaders each rated by themselves, a manager, three peers and two
+    direct reports, so that reports and batches have something to print.
+
+    ``predictions`` holds, by leader name, the predicted Others scores their self-assessment
+    carries; leaders not in it predicted nothing.
+    """
+    rng = random.Random(len(names))
+    with database.transaction() as session:
+        cohort = cohorts.create_cohort(session, session.merge(coach), name, instrument)
+        leaders = {
+            n: cohorts.add_leader(session, cohort, n, n.lower().replace(" ", ".") + "@example.org")
+            for n in names
+        }
+        session.flush()
+        new = []
+        for leader_name, leader in leaders.items():
+            for relationship in RATERS:
+                ratings = {item.id: rng.randint(2, 5) for item in instrument.items}
+                comments = (
+                    {instrument.open_questions[0].id: COMMENT}
+                    if relationship != Relationship.SELF and instrument.open_questions
+                    else {}
+                )
+                predicted = (
+                    (predictions or {}).get(leader_name, {})
+                    if relationship == Relationship.SELF
+                    else {}
+                )
+                new.append(NewResponse(leader.id, relationship, ratings, comments, predicted))
+        store_responses(session, new)
+        cohorts.close_cohort(session, cohort, "test")
+        return SmallCohort(
+            cohort.id, cohort.slug, cohort.name, {n: leader.id for n, leader in leaders.items()}
+        )
+
+
+def answer(session, instrument, leader, relationship, value=4, comment=None):
+    """One rater invited and answering every statement ``value``, through the same
+    ``submit`` the rater's form calls, without a page in between."""
+    invitation = create_invitation(session, leader, relationship, actor="t")
+    comments = {instrument.open_questions[0].id: comment} if comment else {}
+    submit(
+        session,
+        instrument,
+        invitation,
+        Answers({i.id: value for i in instrument.items}, comments),
+    )
+
+
+def close(database: Database, *cohorts_to_close: object) -> None:
+    """Close cohorts (by object or name): their figures may only be read once closed."""
+    with database.transaction() as session:
+        for cohort in cohorts_to_close:
+            found = (
+                session.scalars(select(Cohort).where(Cohort.name == cohort)).one()
+                if isinstance(cohort, str)
+                else session.get(Cohort, cohort.id)  # type: ignore[attr-defined]
+            )
+            if found.is_open:
+                cohorts.close_cohort(session, found, "test")
+
+
+def export_text(database: Database, cohort_name: str, fmt: str, actor: str = "test") -> str:
+    """The scores export of a closed cohort, as ``cl360 scores export`` writes it."""
+    with database.transaction() as session:
+        cohort = session.scalars(select(Cohort).where(Cohort.name == cohort_name)).one()
+        return disclosures.content_of(
+            disclosures.scores(session, cohort, fmt, actor=actor)
+        ).decode()
