@@ -9,6 +9,9 @@ A rater counts for ``a`` with 2 of its 3 items answered, for ``b`` with 1 of 2.
 Cohort "Before" (created first) and cohort "Now" share the instrument; Ann and Ben are in
 both, so their change is measured. Blank cells are "not able to rate". In "Now", Ann, Ben
 and Dan also predict their Others scores (columns ``predicted:a``, ``predicted:b``).
+
+The questionnaire (``hand_instrument``) and both cohorts' rows, each with its figures worked
+out beside it, are in tests/builders.py: the import tests read the same rows.
 """
 
 from __future__ import annotations
@@ -22,65 +25,11 @@ import pytest
 
 from assessment.accounts import create_coach
 from assessment.cohorts import create_cohort
-from assessment.core.instruments import Instrument
 from assessment.models import Leader
 from assessment.transfer import import_responses
-from tests.builders import close, export_text
-from tests.test_scoring import tiny_instrument
+from tests.builders import BEFORE_CSV, NOW_CSV, close, export_text, hand_instrument
 
 approx = pytest.approx
-
-HEADER = "leader,relationship,a1,a2,a3,b1,b2,note,predicted:a,predicted:b\n"
-
-# fmt: off
-# The last two columns are the leader's predictions of their Others scores for a and b, on
-# self rows only (blank: no prediction).
-BEFORE_CSV = HEADER + (
-    # Ann (given in capitals: leaders match by email whatever the case). a = (a1+a2+(6-a3))/3
-    "ANN@Example.org,other,3,3,3,3,3,,,\n"    # a (3+3+3)/3 = 3      b (3+3)/2 = 3
-    "ann@example.org,other,3,4,2,4,3,,,\n"    # a (3+4+4)/3 = 11/3   b 3.5
-    "ann@example.org,other,2,3,3,3,2,,,\n"    # a (2+3+3)/3 = 8/3    b 2.5
-    # Ben
-    "ben@example.org,other,2,2,4,2,3,,,\n"    # a (2+2+2)/3 = 2      b 2.5
-    "ben@example.org,other,3,2,4,2,2,,,\n"    # a (3+2+2)/3 = 7/3    b 2
-    "ben@example.org,other,2,3,3,3,3,,,\n"    # a (2+3+3)/3 = 8/3    b 3
-)
-NOW_CSV = HEADER + (
-    # Ann: a manager and three peers. She predicts Others will give her 4 on a and 3 on b.
-    "ann@example.org,self,4,4,2,5,4,I try to listen,4,3\n"  # a (4+4+4)/3 = 4    b 4.5
-    "ann@example.org,manager,3,4,3,4,4,Clear about why,,\n" # a (3+4+3)/3 = 10/3 b 4
-    "ann@example.org,peer,4,5,1,4,5,Kind,,\n"           # a (4+5+5)/3 = 14/3   b 4.5
-    "ann@example.org,peer,3,3,,3,4,,,\n"                # a3 not rated: a (3+3)/2 = 3 (2 of 3)
-    "ann@example.org,peer,,,2,4,,,,\n"                  # 1 of 3 items of a: no a; b 4 (1 of 2)
-    # Ben: two direct reports and one other colleague, each group below its minimum.
-    # He predicts 4 on a and makes no prediction for b.
-    "ben@example.org,self,5,5,1,3,3,,4,\n"              # a 5      b 3
-    "ben@example.org,direct_report,3,3,3,3,2,,,\n"      # a 3      b 2.5
-    "ben@example.org,direct_report,2,3,4,2,3,,,\n"      # a 7/3    b 2.5
-    "ben@example.org,other,4,3,2,4,4,,,\n"              # a 11/3   b 4
-    # Cat: three direct reports; no predictions.
-    "cat@example.org,self,2,2,4,2,3,,,\n"               # a 2      b 2.5
-    "cat@example.org,direct_report,4,4,2,4,4,,,\n"      # a 4      b 4
-    "cat@example.org,direct_report,5,4,1,5,5,,,\n"      # a 14/3   b 5
-    "cat@example.org,direct_report,4,5,2,3,4,,,\n"      # a 13/3   b 3.5
-    # Dan: only two observers, below the Others minimum of 3. He predicts 3 on a.
-    "dan@example.org,self,3,3,3,3,3,,3,\n"
-    "dan@example.org,peer,4,4,2,4,4,Secret detail,,\n"
-    "dan@example.org,peer,3,3,3,3,3,,,\n"
-)
-# fmt: on
-
-
-def hand_instrument() -> Instrument:
-    """The tiny instrument of ``test_scoring`` without item a4, and with one open question."""
-    data = tiny_instrument().to_data()
-    data |= {
-        "id": "hand",
-        "title": "Worked by hand",
-        "items": [item for item in data["items"] if item["id"] != "a4"],
-        "open_questions": [{"id": "note", "self": "Note?", "observer": "Note on {leader}?"}],
-    }
-    return Instrument.from_data(data)
 
 
 @pytest.fixture
