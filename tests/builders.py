@@ -8,10 +8,13 @@ holds plain functions and data, which conftest.py's fixtures use too.
 
 from __future__ import annotations
 
+import io
 import random
 import re
 from dataclasses import dataclass
+from datetime import date
 
+import pypdf
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -19,6 +22,7 @@ from sqlalchemy import select
 from assessment import cohorts, disclosures
 from assessment.config import PROJECT_ROOT
 from assessment.core.instruments import Instrument
+from assessment.core.scoring import RaterResponse
 from assessment.core.sealing import BrowserKey, unseal
 from assessment.database import Database
 from assessment.invitations import create_invitation
@@ -312,3 +316,106 @@ NOW_CSV = HEADER + (
     "dan@example.org,peer,3,3,3,3,3,,,\n"
 )
 # fmt: on
+
+
+# -- reports built without a database -----------------------------------------------------------
+
+#: The date every test report says it was generated on, so that the PDFs are reproducible.
+GENERATED = date(2025, 10, 3)
+DIMENSIONS = {
+    "purpose": ("Purpose", "A personal answer to what leadership is for."),
+    "self_awareness": ("Self-awareness", "Noticing thoughts and feelings before acting."),
+    "courage": ("Courage", "Acting on purpose when it is unpopular."),
+}
+
+
+def make_report_instrument(manager_minimum: int = 3) -> Instrument:
+    """A synthetic instrument shaped like the product's (three capabilities, three items each,
+    the third reverse-keyed) but small enough that every figure in a report can be predicted."""
+    items = []
+    for dim in DIMENSIONS:
+        for index in range(1, 4):
+            items.append(
+                {
+                    "id": f"{dim}_{index}",
+                    "dimension": dim,
+                    "self": f"I show {dim.replace('_', ' ')} behaviour {index}",
+                    "observer": f"{{leader}} shows {dim.replace('_', ' ')} behaviour {index}",
+                    # The third item of each dimension is reverse-keyed.
+                    "reverse": index == 3,
+                }
+            )
+    return Instrument.model_validate(
+        {
+            "id": "cl-test",
+            "version": 4,
+            "title": "Compassionate Leadership test instrument",
+            "language": "en-GB",
+            "scale": {
+                "points": 5,
+                "anchors": ["Never", "Rarely", "Sometimes", "Often", "Always"],
+            },
+            "dimensions": [
+                {"id": dim, "name": name, "description": text}
+                for dim, (name, text) in DIMENSIONS.items()
+            ],
+            "items": items,
+            "rater_groups": [
+                {"id": "self", "label": "Self", "minimum": 1},
+                {"id": "manager", "label": "Manager", "minimum": manager_minimum},
+                {"id": "peer", "label": "Peers", "minimum": 3},
+                {"id": "direct_report", "label": "Direct reports", "minimum": 3},
+            ],
+        }
+    )
+
+
+def response(instrument: Instrument, relationship: str, **scored: int) -> RaterResponse:
+    """A rater who gives every item of a dimension the same *scored* value."""
+    answers = {}
+    for item in instrument.items:
+        value = scored[item.dimension]
+        answers[item.id] = instrument.scale.points + 1 - value if item.reverse else value
+    return RaterResponse(relationship, answers)
+
+
+def full_responses(instrument: Instrument) -> list[RaterResponse]:
+    """Self, one manager, three peers and two direct reports."""
+    return [
+        response(instrument, "self", purpose=4, self_awareness=5, courage=3),
+        response(instrument, "manager", purpose=4, self_awareness=4, courage=4),
+        response(instrument, "peer", purpose=4, self_awareness=3, courage=4),
+        response(instrument, "peer", purpose=5, self_awareness=3, courage=4),
+        response(instrument, "peer", purpose=4, self_awareness=4, courage=5),
+        # Direct reports' own averages (1.50) must never be printed: they are below their minimum.
+        response(instrument, "direct_report", purpose=2, self_awareness=2, courage=2),
+        response(instrument, "direct_report", purpose=1, self_awareness=1, courage=1),
+    ]
+
+
+def cohort_responses(
+    instrument: Instrument, fixture_leader: list[RaterResponse]
+) -> dict[str, list[RaterResponse]]:
+    """The fixture leader and five colleagues rated by a self and three to four observers."""
+    cohort = {"fixture": fixture_leader}
+    levels = [(3, 3, 3), (4, 4, 4), (5, 4, 3), (2, 3, 4), (4, 2, 5)]
+    for index, (purpose, awareness, courage) in enumerate(levels):
+        raters = [response(instrument, "self", purpose=5, self_awareness=4, courage=4)]
+        for shift in (-1, 0, 0, 1)[: 3 + index % 2]:
+            raters.append(
+                response(
+                    instrument,
+                    "peer",
+                    purpose=min(5, max(1, purpose + shift)),
+                    self_awareness=awareness,
+                    courage=min(5, max(1, courage - shift)),
+                )
+            )
+        cohort[f"colleague-{index}"] = raters
+    return cohort
+
+
+def pdf_text(pdf: bytes) -> str:
+    """The text a reader (or a screen reader) gets out of the PDF, page after page."""
+    reader = pypdf.PdfReader(io.BytesIO(pdf))
+    return "\n".join(page.extract_text() for page in reader.pages)

@@ -30,11 +30,11 @@ from reports import charts
 from reports.build import number
 from reports.cohort import CohortReport, Tally, cohort_report
 from reports.render import render_html, render_pdf
-from tests.test_report_pdf import (
+from tests.builders import (
     GENERATED,
     cohort_responses,
     full_responses,
-    make_instrument,
+    make_report_instrument,
     pdf_text,
     response,
 )
@@ -44,7 +44,7 @@ COHORT = "Autumn leaders 2025"
 
 @pytest.fixture(scope="module")
 def instrument() -> Instrument:
-    return make_instrument()
+    return make_report_instrument()
 
 
 @pytest.fixture(scope="module")

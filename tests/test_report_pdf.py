@@ -13,7 +13,6 @@ import random
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import replace
-from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -39,83 +38,23 @@ from reports.build import (
 from reports.charts import TEMPLATES
 from reports.pdf import STATIC, RefusedURL, StaticFilesOnly
 from reports.render import render_html, render_pdf
+from tests.builders import (
+    GENERATED,
+    cohort_responses,
+    full_responses,
+    make_report_instrument,
+    pdf_text,
+    response,
+)
 
 SVG = "{http://www.w3.org/2000/svg}"
 LEADER = "Priya Raman-Whitfield"
 COHORT = "Autumn leaders 2025"
-GENERATED = date(2025, 10, 3)
 COMMENTS = [
     "Always explains why the work matters before talking about targets.",
     "Could pause more before replying in tense meetings.",
     'Stood up to head office for us <b>twice</b> & said "no" politely.',
 ]
-DIMENSIONS = {
-    "purpose": ("Purpose", "A personal answer to what leadership is for."),
-    "self_awareness": ("Self-awareness", "Noticing thoughts and feelings before acting."),
-    "courage": ("Courage", "Acting on purpose when it is unpopular."),
-}
-
-
-def make_instrument(manager_minimum: int = 3) -> Instrument:
-    items = []
-    for dim in DIMENSIONS:
-        for index in range(1, 4):
-            items.append(
-                {
-                    "id": f"{dim}_{index}",
-                    "dimension": dim,
-                    "self": f"I show {dim.replace('_', ' ')} behaviour {index}",
-                    "observer": f"{{leader}} shows {dim.replace('_', ' ')} behaviour {index}",
-                    # The third item of each dimension is reverse-keyed.
-                    "reverse": index == 3,
-                }
-            )
-    return Instrument.model_validate(
-        {
-            "id": "cl-test",
-            "version": 4,
-            "title": "Compassionate Leadership test instrument",
-            "language": "en-GB",
-            "scale": {
-                "points": 5,
-                "anchors": ["Never", "Rarely", "Sometimes", "Often", "Always"],
-            },
-            "dimensions": [
-                {"id": dim, "name": name, "description": text}
-                for dim, (name, text) in DIMENSIONS.items()
-            ],
-            "items": items,
-            "rater_groups": [
-                {"id": "self", "label": "Self", "minimum": 1},
-                {"id": "manager", "label": "Manager", "minimum": manager_minimum},
-                {"id": "peer", "label": "Peers", "minimum": 3},
-                {"id": "direct_report", "label": "Direct reports", "minimum": 3},
-            ],
-        }
-    )
-
-
-def response(instrument: Instrument, relationship: str, **scored: int) -> RaterResponse:
-    """A rater who gives every item of a dimension the same *scored* value."""
-    answers = {}
-    for item in instrument.items:
-        value = scored[item.dimension]
-        answers[item.id] = instrument.scale.points + 1 - value if item.reverse else value
-    return RaterResponse(relationship, answers)
-
-
-def full_responses(instrument: Instrument) -> list[RaterResponse]:
-    """Self, one manager, three peers and two direct reports."""
-    return [
-        response(instrument, "self", purpose=4, self_awareness=5, courage=3),
-        response(instrument, "manager", purpose=4, self_awareness=4, courage=4),
-        response(instrument, "peer", purpose=4, self_awareness=3, courage=4),
-        response(instrument, "peer", purpose=5, self_awareness=3, courage=4),
-        response(instrument, "peer", purpose=4, self_awareness=4, courage=5),
-        # Direct reports' own averages (1.50) must never be printed: they are below their minimum.
-        response(instrument, "direct_report", purpose=2, self_awareness=2, courage=2),
-        response(instrument, "direct_report", purpose=1, self_awareness=1, courage=1),
-    ]
 
 
 #: The fixture leader's predictions of their Others scores: close, too high and too low.
@@ -128,28 +67,6 @@ BASELINE = Baseline(
     sd={"purpose": 0.4, "self_awareness": 0.5, "courage": 0.45},
     alpha={"purpose": 0.8, "self_awareness": 0.75, "courage": 0.7},
 )
-
-
-def cohort_responses(
-    instrument: Instrument, fixture_leader: list[RaterResponse]
-) -> dict[str, list[RaterResponse]]:
-    """The fixture leader and five colleagues rated by a self and three to four observers."""
-    cohort = {"fixture": fixture_leader}
-    levels = [(3, 3, 3), (4, 4, 4), (5, 4, 3), (2, 3, 4), (4, 2, 5)]
-    for index, (purpose, awareness, courage) in enumerate(levels):
-        raters = [response(instrument, "self", purpose=5, self_awareness=4, courage=4)]
-        for shift in (-1, 0, 0, 1)[: 3 + index % 2]:
-            raters.append(
-                response(
-                    instrument,
-                    "peer",
-                    purpose=min(5, max(1, purpose + shift)),
-                    self_awareness=awareness,
-                    courage=min(5, max(1, courage - shift)),
-                )
-            )
-        cohort[f"colleague-{index}"] = raters
-    return cohort
 
 
 def placement_for(
@@ -182,14 +99,9 @@ def placement_for(
     )
 
 
-def pdf_text(pdf: bytes) -> str:
-    reader = pypdf.PdfReader(io.BytesIO(pdf))
-    return "\n".join(page.extract_text() for page in reader.pages)
-
-
 @pytest.fixture(scope="module")
 def instrument() -> Instrument:
-    return make_instrument()
+    return make_report_instrument()
 
 
 @pytest.fixture(scope="module")
@@ -391,7 +303,7 @@ def test_too_few_observers_leaves_only_the_self_assessment(few_report: Individua
 
 
 def test_manager_minimum_of_one_is_called_out() -> None:
-    instrument = make_instrument(manager_minimum=1)
+    instrument = make_report_instrument(manager_minimum=1)
     responses = [
         response(instrument, "self", purpose=4, self_awareness=4, courage=4),
         response(instrument, "manager", purpose=3, self_awareness=3, courage=3),
