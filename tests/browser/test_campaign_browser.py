@@ -13,8 +13,13 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from assessment.models import LinkPurpose, MailMessage
-from tests.browser.test_journey_browser import answer_everything, rate_on_a_phone
-from tests.builders import COACH_EMAIL, COACH_PASSWORD, SPANISH
+from tests.builders import (
+    COACH_EMAIL,
+    COACH_PASSWORD,
+    SPANISH,
+    answer_everything,
+    rate_on_a_phone,
+)
 
 LEADERS_CSV = (
     b"\xef\xbb\xbfname;email;department\n"  # Excel's UTF-8 with BOM and semicolons
