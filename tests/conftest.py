@@ -37,6 +37,7 @@ from tests.builders import (
     add_leader,
     create_cohort,
     csrf_token,
+    make_report_instrument,
 )
 
 
@@ -152,6 +153,13 @@ def instrument() -> Instrument:
 @pytest.fixture
 def pulse() -> Instrument:
     return load_instrument(PULSE_INSTRUMENT)
+
+
+@pytest.fixture(scope="module")
+def report_instrument() -> Instrument:
+    """The synthetic instrument the report tests score, not the product's (``instrument``).
+    Module-scoped, as the reports and PDFs built on it are: each module renders them once."""
+    return make_report_instrument()
 
 
 @pytest.fixture

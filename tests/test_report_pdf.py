@@ -39,6 +39,7 @@ from reports.charts import TEMPLATES
 from reports.pdf import STATIC, RefusedURL, StaticFilesOnly
 from reports.render import render_html, render_pdf
 from tests.builders import (
+    DEFAULT_INSTRUMENT,
     GENERATED,
     cohort_responses,
     full_responses,
@@ -100,30 +101,25 @@ def placement_for(
 
 
 @pytest.fixture(scope="module")
-def instrument() -> Instrument:
-    return make_report_instrument()
-
-
-@pytest.fixture(scope="module")
-def figures(instrument: Instrument) -> CohortFigures[str]:
+def figures(report_instrument: Instrument) -> CohortFigures[str]:
     return cohort_figures(
-        instrument,
-        cohort_responses(instrument, full_responses(instrument)),
+        report_instrument,
+        cohort_responses(report_instrument, full_responses(report_instrument)),
         baselines={"fixture": BASELINE},
         predictions={"fixture": PREDICTED},
     )
 
 
 @pytest.fixture(scope="module")
-def placement(instrument: Instrument, figures: CohortFigures[str]) -> CohortPlacement:
-    return placement_for(instrument, figures)
+def placement(report_instrument: Instrument, figures: CohortFigures[str]) -> CohortPlacement:
+    return placement_for(report_instrument, figures)
 
 
 @pytest.fixture(scope="module")
-def full_report(instrument: Instrument, placement: CohortPlacement) -> IndividualReport:
-    scores = score_leader(instrument, full_responses(instrument))
+def full_report(report_instrument: Instrument, placement: CohortPlacement) -> IndividualReport:
+    scores = score_leader(report_instrument, full_responses(report_instrument))
     return individual_report(
-        instrument=instrument,
+        instrument=report_instrument,
         scores=scores,
         leader_name=LEADER,
         cohort_name=COHORT,
@@ -134,11 +130,11 @@ def full_report(instrument: Instrument, placement: CohortPlacement) -> Individua
 
 
 @pytest.fixture(scope="module")
-def few_report(instrument: Instrument) -> IndividualReport:
-    responses = full_responses(instrument)[:3]  # self, manager and one peer: 2 observers
-    scores = score_leader(instrument, responses)
+def few_report(report_instrument: Instrument) -> IndividualReport:
+    responses = full_responses(report_instrument)[:3]  # self, manager and one peer: 2 observers
+    scores = score_leader(report_instrument, responses)
     return individual_report(
-        instrument=instrument,
+        instrument=report_instrument,
         scores=scores,
         leader_name=LEADER,
         cohort_name=COHORT,
@@ -200,30 +196,30 @@ def few_text(few_pdf: bytes) -> str:
 # -- the data the report is built from -------------------------------------------------------
 
 
-def test_scores_fixture_is_what_the_tests_assume(instrument: Instrument) -> None:
-    scores = score_leader(instrument, full_responses(instrument))
+def test_scores_fixture_is_what_the_tests_assume(report_instrument: Instrument) -> None:
+    scores = score_leader(report_instrument, full_responses(report_instrument))
     assert [g.key for g in scores.groups] == ["peer"]
     assert {w.group for w in scores.withheld} == {"manager", "direct_report"}
     assert scores.comments_allowed
 
 
 def test_report_shows_only_the_groups_scoring_let_out(
-    instrument: Instrument, full_report: IndividualReport
+    report_instrument: Instrument, full_report: IndividualReport
 ) -> None:
     assert [s.key for s in full_report.series] == ["self", "others", "peer"]
     withheld = {w.label: w for w in full_report.withheld_groups}
     assert set(withheld) == {"Manager", "Direct reports"}
     assert withheld["Direct reports"].n == 2
     assert withheld["Direct reports"].minimum == 3
-    scores = score_leader(instrument, full_responses(instrument))
+    scores = score_leader(report_instrument, full_responses(report_instrument))
     reason = next(w.reason for w in scores.withheld if w.group == "direct_report")
     assert withheld["Direct reports"].reason.rstrip(".") == reason.rstrip(".")  # scoring's words
 
 
 def test_figures_are_rounded_for_display_only(
-    instrument: Instrument, full_report: IndividualReport
+    report_instrument: Instrument, full_report: IndividualReport
 ) -> None:
-    scores = score_leader(instrument, full_responses(instrument))
+    scores = score_leader(report_instrument, full_responses(report_instrument))
     purpose = full_report.dimensions[0]
     others = purpose.figure("others")
     assert others is not None
@@ -329,17 +325,19 @@ def test_manager_minimum_of_one_is_called_out() -> None:
     assert html.count("not anonymous") == 2  # anonymity rules and the summary
 
 
-def test_an_absent_figure_says_why(instrument: Instrument) -> None:
+def test_an_absent_figure_says_why(report_instrument: Instrument) -> None:
     """Two of three peers skip most Courage items: the Others Courage score is withheld."""
     skipped = {"courage_1": None, "courage_2": None}
-    peers = [response(instrument, "peer", purpose=4, self_awareness=4, courage=4) for _ in "abc"]
+    peers = [
+        response(report_instrument, "peer", purpose=4, self_awareness=4, courage=4) for _ in "abc"
+    ]
     peers[1] = RaterResponse("peer", {**peers[1].answers, **skipped})
     peers[2] = RaterResponse("peer", {**peers[2].answers, **skipped})
-    myself = response(instrument, "self", purpose=4, self_awareness=4, courage=4)
+    myself = response(report_instrument, "self", purpose=4, self_awareness=4, courage=4)
     myself = RaterResponse("self", {**myself.answers, **skipped})
-    scores = score_leader(instrument, [myself, *peers])
+    scores = score_leader(report_instrument, [myself, *peers])
     report = individual_report(
-        instrument=instrument,
+        instrument=report_instrument,
         scores=scores,
         leader_name=LEADER,
         cohort_name=COHORT,
@@ -373,11 +371,11 @@ def test_no_manager_note_with_the_default_minimum(full_report: IndividualReport)
     assert not full_report.manager_identifiable
 
 
-def test_report_without_a_self_assessment(instrument: Instrument) -> None:
-    responses = full_responses(instrument)[1:]
+def test_report_without_a_self_assessment(report_instrument: Instrument) -> None:
+    responses = full_responses(report_instrument)[1:]
     report = individual_report(
-        instrument=instrument,
-        scores=score_leader(instrument, responses),
+        instrument=report_instrument,
+        scores=score_leader(report_instrument, responses),
         leader_name=LEADER,
         cohort_name=COHORT,
         comments=[],
@@ -535,10 +533,10 @@ def test_pdf_shows_the_leader_and_the_others_means(
 
 
 def test_pdf_never_prints_the_withheld_groups_figures(
-    full_text: str, instrument: Instrument
+    full_text: str, report_instrument: Instrument
 ) -> None:
     text = " ".join(full_text.split())
-    scores = score_leader(instrument, full_responses(instrument))
+    scores = score_leader(report_instrument, full_responses(report_instrument))
     shown = {
         number(value)
         for group in [scores.self_scores, *scores.shown]
@@ -741,11 +739,11 @@ def test_without_cohort_figures_the_report_says_so(
 
 
 def test_first_round_and_too_few_leaders_are_said_in_plain_words(
-    instrument: Instrument, figures: CohortFigures[str]
+    report_instrument: Instrument, figures: CohortFigures[str]
 ) -> None:
     colleague = figures.leaders["colleague-1"]  # no earlier round
     report = individual_report(
-        instrument=instrument,
+        instrument=report_instrument,
         scores=colleague.scores,
         leader_name="A colleague",
         cohort_name=COHORT,
@@ -765,12 +763,12 @@ def test_first_round_and_too_few_leaders_are_said_in_plain_words(
 
 
 def test_a_leader_without_observer_scores_has_no_type_and_says_why(
-    instrument: Instrument, few_report: IndividualReport
+    report_instrument: Instrument, few_report: IndividualReport
 ) -> None:
-    responses = full_responses(instrument)[:3]  # two observers: no Others score
-    figures = cohort_figures(instrument, cohort_responses(instrument, responses))
+    responses = full_responses(report_instrument)[:3]  # two observers: no Others score
+    figures = cohort_figures(report_instrument, cohort_responses(report_instrument, responses))
     report = individual_report(
-        instrument=instrument,
+        instrument=report_instrument,
         scores=figures.leaders["fixture"].scores,
         leader_name=LEADER,
         cohort_name=COHORT,
@@ -798,9 +796,9 @@ def test_ordinals() -> None:
 
 @pytest.fixture(scope="module")
 def default_instrument() -> Instrument:
-    return load_instrument(
-        Path(__file__).parent.parent / "instruments" / "compassionate-leadership.v1.yaml"
-    )
+    """The product's questionnaire, as the ``instrument`` fixture loads it, but module-scoped
+    like the PDF rendered from it."""
+    return load_instrument(DEFAULT_INSTRUMENT)
 
 
 @pytest.fixture(scope="module")
@@ -887,13 +885,13 @@ def _predicted_section(text: str) -> str:
 
 
 def test_predicted_views_are_the_psychometrics_modules(
-    instrument: Instrument, full_report: IndividualReport, figures: CohortFigures[str]
+    report_instrument: Instrument, full_report: IndividualReport, figures: CohortFigures[str]
 ) -> None:
     mine = figures.leaders["fixture"]
-    scores = score_leader(instrument, full_responses(instrument))
+    scores = score_leader(report_instrument, full_responses(report_instrument))
     views = full_report.standing.predictions
     assert views.note is None and views.notes == []
-    for dimension, row in zip(instrument.dimensions, views.rows, strict=True):
+    for dimension, row in zip(report_instrument.dimensions, views.rows, strict=True):
         prediction = mine.predictions[dimension.id]
         assert prediction.others == scores.others.dimensions[dimension.id].mean
         assert row.predicted == str(PREDICTED[dimension.id])  # a point of the scale, as chosen
@@ -929,10 +927,10 @@ def test_pdf_prints_the_predictions_beside_the_others_scores(
 
 
 def test_a_leader_without_predictions_is_told_they_chose_not_to(
-    instrument: Instrument, figures: CohortFigures[str]
+    report_instrument: Instrument, figures: CohortFigures[str]
 ) -> None:
     assert figures.leaders["colleague-1"].predictions == {}
-    report = _report_for(instrument, figures, "colleague-1")
+    report = _report_for(report_instrument, figures, "colleague-1")
     views = report.standing.predictions
     assert views.rows == [] and views.error is None
     section = _predicted_section(pdf_text(render_pdf(report)))
@@ -943,14 +941,16 @@ def test_a_leader_without_predictions_is_told_they_chose_not_to(
 
 
 def test_predictions_without_others_scores_are_shown_but_not_compared(
-    instrument: Instrument,
+    report_instrument: Instrument,
 ) -> None:
-    responses = full_responses(instrument)[:3]  # two observers: no Others score at all
+    responses = full_responses(report_instrument)[:3]  # two observers: no Others score at all
     figures = cohort_figures(
-        instrument, cohort_responses(instrument, responses), predictions={"fixture": PREDICTED}
+        report_instrument,
+        cohort_responses(report_instrument, responses),
+        predictions={"fixture": PREDICTED},
     )
     assert figures.leaders["fixture"].prediction_error is None
-    report = _report_for(instrument, figures)
+    report = _report_for(report_instrument, figures)
     views = report.standing.predictions
     for row in views.rows:
         assert (row.others, row.difference) == (None, None)
@@ -959,7 +959,7 @@ def test_predictions_without_others_scores_are_shown_but_not_compared(
     assert views.note is not None and report.observers_note is not None
     assert views.note.endswith(report.observers_note)
     section = _predicted_section(pdf_text(render_pdf(report)))
-    for dimension in instrument.dimensions:
+    for dimension in report_instrument.dimensions:
         assert (
             f"{dimension.name} {PREDICTED[dimension.id]} – – Comparison withheld: no Others score "
             "can be shown"
@@ -970,21 +970,23 @@ def test_predictions_without_others_scores_are_shown_but_not_compared(
 
 
 def test_a_withheld_others_score_leaves_its_prediction_out_of_the_error(
-    instrument: Instrument,
+    report_instrument: Instrument,
 ) -> None:
     """As in test_an_absent_figure_says_why, the Others Courage score is withheld."""
     skipped = {"courage_1": None, "courage_2": None}
-    peers = [response(instrument, "peer", purpose=4, self_awareness=4, courage=4) for _ in "abc"]
+    peers = [
+        response(report_instrument, "peer", purpose=4, self_awareness=4, courage=4) for _ in "abc"
+    ]
     peers[1] = RaterResponse("peer", {**peers[1].answers, **skipped})
     peers[2] = RaterResponse("peer", {**peers[2].answers, **skipped})
-    myself = response(instrument, "self", purpose=4, self_awareness=4, courage=4)
+    myself = response(report_instrument, "self", purpose=4, self_awareness=4, courage=4)
     figures = cohort_figures(
-        instrument,
-        cohort_responses(instrument, [myself, *peers]),
+        report_instrument,
+        cohort_responses(report_instrument, [myself, *peers]),
         predictions={"fixture": {"purpose": 5, "courage": 2}},
     )
     mine = figures.leaders["fixture"]
-    report = _report_for(instrument, figures)
+    report = _report_for(report_instrument, figures)
     views = report.standing.predictions
     purpose, awareness, courage = views.rows
     assert (purpose.predicted, purpose.others, purpose.difference) == ("5", "4.00", "+1.00")
@@ -1004,12 +1006,13 @@ def test_a_withheld_others_score_leaves_its_prediction_out_of_the_error(
 
 
 def test_without_a_self_assessment_there_is_nothing_to_predict_with(
-    instrument: Instrument,
+    report_instrument: Instrument,
 ) -> None:
     figures = cohort_figures(
-        instrument, cohort_responses(instrument, full_responses(instrument)[1:])
+        report_instrument,
+        cohort_responses(report_instrument, full_responses(report_instrument)[1:]),
     )
-    views = _report_for(instrument, figures).standing.predictions
+    views = _report_for(report_instrument, figures).standing.predictions
     assert views.rows == []
     assert views.note is not None
     assert views.note.startswith("Predictions of how others would rate you are made in the ")
