@@ -33,7 +33,7 @@ approx = pytest.approx
 
 
 @pytest.fixture
-def exported(database):
+def exported_by_hand(database):
     """Both cohorts imported from CSV; the Now cohort exported as JSON and as CSV."""
     instrument = hand_instrument()
     with database.transaction() as session:
@@ -70,8 +70,8 @@ def group(entry: dict, key: str) -> dict:
     return next(g for g in entry["groups"] if g["group"] == key)
 
 
-def test_others_scores_reverse_keying_not_able_to_rate_and_the_half_rule(exported):
-    data, _, _ = exported
+def test_others_scores_reverse_keying_not_able_to_rate_and_the_half_rule(exported_by_hand):
+    data, _, _ = exported_by_hand
     ann = group(leader(data, "Ann"), "others")
     # a: manager 10/3, peer 14/3, peer 3 (a3 not rated, 2 of 3 answered); the third peer
     # answered 1 of 3 items and does not count: n = 3, mean (10/3 + 14/3 + 3) / 3 = 11/3.
@@ -97,8 +97,8 @@ def test_others_scores_reverse_keying_not_able_to_rate_and_the_half_rule(exporte
     assert (cat["items"]["a3"]["n"], cat["items"]["a3"]["mean"]) == (3, approx(13 / 3))
 
 
-def test_groups_below_their_minimum_and_complements_are_suppressed(exported):
-    data, _, _ = exported
+def test_groups_below_their_minimum_and_complements_are_suppressed(exported_by_hand):
+    data, _, _ = exported_by_hand
     ann = leader(data, "Ann")
     peers = group(ann, "peer")
     # Peers' a: only peers 1 and 2 count (2 < 3).
@@ -133,8 +133,8 @@ def only_prediction(entry: dict) -> dict:
     return {key: value for key, value in entry.items() if value is not None}
 
 
-def test_too_few_observers_means_no_observer_figure_norm_type_or_comment(exported):
-    data, rows, text = exported
+def test_too_few_observers_means_no_observer_figure_norm_type_or_comment(exported_by_hand):
+    data, rows, text = exported_by_hand
     dan = leader(data, "Dan")
     assert dan["observer_scores"] == "suppressed"
     assert [g["group"] for g in dan["groups"]] == ["self", "others"]
@@ -160,8 +160,8 @@ def test_too_few_observers_means_no_observer_figure_norm_type_or_comment(exporte
     assert others_row["n"] == others_row["mean"] == ""  # suppressed: no numbers at all
 
 
-def test_alpha_per_dimension_over_observers_who_answered_every_item(exported):
-    data, rows, _ = exported
+def test_alpha_per_dimension_over_observers_who_answered_every_item(exported_by_hand):
+    data, rows, _ = exported_by_hand
     dimensions = {d["id"]: d for d in data["dimensions"]}
     # a: the 10 observer responses with a1, a2 and a3 answered (Ann's peers 2 and 3 are not):
     #   a1: 3 4 3 2 4 4 5 4 4 3   sum 36, sum of squared deviations 6.4
@@ -182,8 +182,8 @@ def test_alpha_per_dimension_over_observers_who_answered_every_item(exported):
     assert float(cohort_rows["b"]["alpha"]) == approx(224 / 270)
 
 
-def test_cohort_distribution_percentiles_and_agreement_types(exported):
-    data, _, _ = exported
+def test_cohort_distribution_percentiles_and_agreement_types(exported_by_hand):
+    data, _, _ = exported_by_hand
     a = next(d for d in data["dimensions"] if d["id"] == "a")
     # Shown Others scores for a: Ann 11/3, Ben 3, Cat (4 + 14/3 + 13/3)/3 = 13/3; Dan has none.
     # Mean 11/3, deviations 0, -2/3, 2/3 -> variance (8/9)/2 = 4/9, SD 2/3; median 11/3.
@@ -211,8 +211,8 @@ def test_cohort_distribution_percentiles_and_agreement_types(exported):
     assert ann["b"]["agreement_type"] == "over-estimator"
 
 
-def test_reference_percentiles_use_all_data_on_the_instrument_version(exported):
-    data, _, _ = exported
+def test_reference_percentiles_use_all_data_on_the_instrument_version(exported_by_hand):
+    data, _, _ = exported_by_hand
     ann, ben, cat = (leader(data, n)["dimensions"] for n in ("Ann", "Ben", "Cat"))
     # a over both cohorts: Before 28/9 and 21/9, Now 11/3, 3, 13/3 -> sorted
     # 2.33, 3, 3.11, 3.67, 4.33 (N = 5). Ann: 3 below -> 100 * 3.5 / 5 = 70.
@@ -225,8 +225,8 @@ def test_reference_percentiles_use_all_data_on_the_instrument_version(exported):
     assert next(d for d in data["dimensions"] if d["id"] == "b")["reference_leaders"] == 5
 
 
-def test_reliable_change_against_the_earlier_cohort(exported):
-    data, rows, _ = exported
+def test_reliable_change_against_the_earlier_cohort(exported_by_hand):
+    data, rows, _ = exported_by_hand
     ann, ben, cat = (leader(data, n)["dimensions"] for n in ("Ann", "Ben", "Cat"))
     # Before, Others a: Ann 28/9, Ben 21/9 -> SD |28/9 - 21/9| / sqrt(2) = (7/9) / sqrt(2).
     # Before alpha for a, over its 6 complete responses (scored):
@@ -256,8 +256,8 @@ def test_reliable_change_against_the_earlier_cohort(exported):
     assert (ann_row["reliable_change"], float(ann_row["rci"])) == ("true", approx(1 / s_diff_b))
 
 
-def test_blind_spots_use_the_cohorts_own_threshold(exported):
-    data, rows, _ = exported
+def test_blind_spots_use_the_cohorts_own_threshold(exported_by_hand):
+    data, rows, _ = exported_by_hand
     ann = leader(data, "Ann")
     # Threshold 0.5 in this cohort. Ann's a1 and b1 would be blind spots, but both Others
     # figures are withheld (partial answers, above); b2: self 4 vs 13/3 -> -0.333 (no flag).
@@ -277,8 +277,8 @@ def test_blind_spots_use_the_cohorts_own_threshold(exported):
     assert flagged[("Ben", "a1")] == "blind_spot" and flagged[("Cat", "a1")] == "hidden_strength"
 
 
-def test_predicted_views_against_the_others_scores(exported):
-    data, rows, _ = exported
+def test_predicted_views_against_the_others_scores(exported_by_hand):
+    data, rows, _ = exported_by_hand
     ann, ben, cat, dan = (leader(data, n) for n in ("Ann", "Ben", "Cat", "Dan"))
     # Ann predicted a 4 and b 3; her Others scores are a 11/3 and b 4 (see above). Error is
     # predicted minus Others: a 4 - 11/3 = +1/3 (she expected a third of a point more),
@@ -329,8 +329,8 @@ def test_predicted_views_against_the_others_scores(exported):
     assert observers and all(r["predicted"] == r["prediction_error"] == "" for r in observers)
 
 
-def test_too_few_leaders_for_profiles_but_agreement_types_shown(exported):
-    data, rows, _ = exported
+def test_too_few_leaders_for_profiles_but_agreement_types_shown(exported_by_hand):
+    data, rows, _ = exported_by_hand
     assert data["profiles"]["status"] == "too_few_leaders"
     # Ann, Ben and Cat have Others and self scores; Before had no self-assessments, Dan no Others.
     assert data["profiles"]["leaders"] == 3
