@@ -3,12 +3,14 @@
 SQLite by default (a fresh file per test session); PostgreSQL when ``TEST_DATABASE_URL`` is set.
 Each test starts from empty tables; rows are deleted afterwards rather than rolled back, so the
 app's own per-request commits are exercised exactly as in production.
+
+Only fixtures live here; what tests import (helpers, constants, small instruments) is in
+tests/builders.py.
 """
 
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -27,11 +29,16 @@ from assessment.config import PROJECT_ROOT, MailSettings, Settings, normalise_da
 from assessment.core.instruments import Instrument, load_instrument
 from assessment.database import Base, Database
 from assessment.models import Coach
-
-COACH_EMAIL = "coach@example.org"
-COACH_PASSWORD = "a long coach password"
-DEFAULT_INSTRUMENT = PROJECT_ROOT / "instruments" / "compassionate-leadership.v1.yaml"
-PULSE_INSTRUMENT = PROJECT_ROOT / "instruments" / "compassionate-leadership-pulse.v1.yaml"
+from tests.builders import (
+    COACH_EMAIL,
+    COACH_PASSWORD,
+    DEFAULT_INSTRUMENT,
+    PULSE_INSTRUMENT,
+    add_leader,
+    create_cohort,
+    csrf_token,
+    make_report_instrument,
+)
 
 
 @pytest.fixture(scope="session")
@@ -148,22 +155,19 @@ def pulse() -> Instrument:
     return load_instrument(PULSE_INSTRUMENT)
 
 
+@pytest.fixture(scope="module")
+def report_instrument() -> Instrument:
+    """The synthetic instrument the report tests score, not the product's (``instrument``).
+    Module-scoped, as the reports and PDFs built on it are: each module renders them once."""
+    return make_report_instrument()
+
+
 @pytest.fixture
 def cohort_setup(signed_in: FlaskClient) -> tuple[FlaskClient, str, str]:
     """A coach signed in, with a cohort made through the web and one leader in it."""
-    from tests.test_journey import add_leader, create_cohort
-
     cohort_url = create_cohort(signed_in)
     leader_url = add_leader(signed_in, cohort_url, "Rosa Fernandes", "rosa@example.org")
     return signed_in, cohort_url, leader_url
-
-
-def csrf_token(html: str) -> str:
-    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
-        r'name="csrf_token" value="([^"]+)"', html
-    )
-    assert match, "page has no CSRF token"
-    return match.group(1)
 
 
 @pytest.fixture

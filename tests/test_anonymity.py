@@ -29,7 +29,7 @@ from assessment.core.scoring import (
     score_leader,
     score_leaders,
 )
-from tests.test_scoring import tiny_instrument
+from tests.builders import tiny_instrument
 
 INSTRUMENT = tiny_instrument()
 ITEMS = [item.id for item in INSTRUMENT.items]

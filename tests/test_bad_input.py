@@ -6,8 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from assessment.models import AuditEvent, Cohort, Invitation, Leader
-from tests.conftest import csrf_token
-from tests.test_journey import add_leader, create_cohort, make_links
+from tests.builders import add_leader, create_cohort, csrf_token, make_links
 
 
 def count(session, model) -> int:

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from assessment.cohorts import add_leader, close_cohort, create_cohort, reopen_cohort
 from assessment.config import MailSettings
-from assessment.invitations import create_invitation, new_link
+from assessment.invitations import new_link
 from assessment.mail import Postman
 from assessment.models import (
     AuditEvent,
@@ -28,19 +28,8 @@ from assessment.models import (
 )
 from assessment.moderation import REDACTED, is_redaction
 from assessment.releases import release_report, release_state
-from assessment.responses import Answers, observer_comments, submit
-from tests.conftest import csrf_token
-
-
-def answer(session, instrument, leader, relationship, value=4, comment=None):
-    invitation = create_invitation(session, leader, relationship, actor="t")
-    comments = {instrument.open_questions[0].id: comment} if comment else {}
-    submit(
-        session,
-        instrument,
-        invitation,
-        Answers({i.id: value for i in instrument.items}, comments),
-    )
+from assessment.responses import observer_comments
+from tests.builders import answer, csrf_token
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from assessment.cli import cli
 from assessment.demo import DEMO_COACH_EMAIL, LEADERS
 from assessment.models import Coach, Cohort, Leader, Response
-from tests.conftest import DEFAULT_INSTRUMENT, PULSE_INSTRUMENT
+from tests.builders import DEFAULT_INSTRUMENT, PULSE_INSTRUMENT
 
 
 def test_create_coach_asks_for_a_password_and_refuses_duplicates(runner, session):

@@ -30,11 +30,10 @@ from reports import charts
 from reports.build import number
 from reports.cohort import CohortReport, Tally, cohort_report
 from reports.render import render_html, render_pdf
-from tests.test_report_pdf import (
+from tests.builders import (
     GENERATED,
     cohort_responses,
     full_responses,
-    make_instrument,
     pdf_text,
     response,
 )
@@ -43,25 +42,20 @@ COHORT = "Autumn leaders 2025"
 
 
 @pytest.fixture(scope="module")
-def instrument() -> Instrument:
-    return make_instrument()
-
-
-@pytest.fixture(scope="module")
-def responses(instrument: Instrument) -> dict[str, list[RaterResponse]]:
-    cohort = cohort_responses(instrument, full_responses(instrument))
+def responses(report_instrument: Instrument) -> dict[str, list[RaterResponse]]:
+    cohort = cohort_responses(report_instrument, full_responses(report_instrument))
     # Two observers only: no Others score, so this leader is in no distribution.
     cohort["too-few"] = [
-        response(instrument, "self", purpose=1, self_awareness=1, courage=1),
-        response(instrument, "peer", purpose=1, self_awareness=1, courage=1),
-        response(instrument, "peer", purpose=1, self_awareness=1, courage=1),
+        response(report_instrument, "self", purpose=1, self_awareness=1, courage=1),
+        response(report_instrument, "peer", purpose=1, self_awareness=1, courage=1),
+        response(report_instrument, "peer", purpose=1, self_awareness=1, courage=1),
     ]
     return cohort
 
 
 @pytest.fixture(scope="module")
-def figures(instrument: Instrument, responses) -> CohortFigures[str]:
-    return cohort_figures(instrument, responses)
+def figures(report_instrument: Instrument, responses) -> CohortFigures[str]:
+    return cohort_figures(report_instrument, responses)
 
 
 def tallies_of(responses: dict[str, list[RaterResponse]]) -> list[Tally]:
@@ -89,9 +83,9 @@ def build(
 
 
 @pytest.fixture(scope="module")
-def report(instrument: Instrument, responses, figures: CohortFigures[str]) -> CohortReport:
+def report(report_instrument: Instrument, responses, figures: CohortFigures[str]) -> CohortReport:
     return build(
-        instrument,
+        report_instrument,
         responses,
         figures,
         profiles_unavailable=TooFewLeaders(len(responses) - 1).message,
@@ -173,9 +167,9 @@ def test_agreement_types_are_counted_per_capability(
         assert sum(dimension.agreement_counts) == len(types) == 6
 
 
-def test_too_few_leaders_means_no_distribution(instrument: Instrument, responses) -> None:
+def test_too_few_leaders_means_no_distribution(report_instrument: Instrument, responses) -> None:
     two = {key: responses[key] for key in ("fixture", "colleague-0", "too-few")}
-    report = build(instrument, two, cohort_figures(instrument, two))
+    report = build(report_instrument, two, cohort_figures(report_instrument, two))
     for dimension in report.dimensions:
         assert dimension.n == 2
         assert not dimension.shown
@@ -195,7 +189,7 @@ def test_distribution_chart_has_one_dot_per_leader(report: CohortReport) -> None
 
 
 def test_profiles_with_their_names_and_sizes(
-    instrument: Instrument, responses, figures: CohortFigures[str]
+    report_instrument: Instrument, responses, figures: CohortFigures[str]
 ) -> None:
     rng = random.Random(7)
     reference = np.asarray(
@@ -206,15 +200,17 @@ def test_profiles_with_their_names_and_sizes(
     )
     model = fit_profiles(
         reference,
-        instrument_id=instrument.id,
-        instrument_version=instrument.version,
-        dimension_ids=[d.id for d in instrument.dimensions],
-        dimension_names=[d.name for d in instrument.dimensions],
+        instrument_id=report_instrument.id,
+        instrument_version=report_instrument.version,
+        dimension_ids=[d.id for d in report_instrument.dimensions],
+        dimension_names=[d.name for d in report_instrument.dimensions],
         n_bootstrap=3,
     )
     assert not isinstance(model, TooFewLeaders)
     assignments = model.assign_leaders(figures.leaders)
-    report = build(instrument, responses, figures, profile_model=model, assignments=assignments)
+    report = build(
+        report_instrument, responses, figures, profile_model=model, assignments=assignments
+    )
     assert [p.name for p in report.profiles] == model.names
     assert [p.in_reference for p in report.profiles] == model.sizes
     assert sum(p.in_cohort for p in report.profiles) == len(assignments)
@@ -255,7 +251,10 @@ def test_without_predictions_the_cohort_report_says_so(text: str, report: Cohort
     assert "No leader in this cohort predicted their Others scores" in text
 
 
-def test_predicted_views_are_medians_from_enough_leaders(instrument: Instrument, responses) -> None:
+def test_predicted_views_are_medians_from_enough_leaders(
+    report_instrument: Instrument, responses
+) -> None:
+    instrument = report_instrument
     predictions = {
         "fixture": {"purpose": 4, "self_awareness": 5, "courage": 3},
         "colleague-0": {"purpose": 3, "courage": 4},

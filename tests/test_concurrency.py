@@ -27,14 +27,9 @@ from assessment.models import (
     Relationship,
     Response,
 )
-from tests.live import Browser, LiveServer, at_once
+from tests.live import Browser, at_once
 
 ROUNDS = 8
-
-
-@pytest.fixture
-def server(gunicorn_server: LiveServer) -> LiveServer:
-    return gunicorn_server
 
 
 def new_invitation(database: Database, coach: Coach, instrument: Instrument) -> tuple[int, str]:
@@ -67,11 +62,11 @@ def stored(database: Database, invitation_id: int) -> tuple[InvitationStatus, in
 
 
 def test_a_double_click_stores_one_response_and_both_clicks_see_thanks(
-    server, database, coach, instrument
+    gunicorn_server, database, coach, instrument
 ):
     for round_ in range(ROUNDS):
         invitation_id, link = new_invitation(database, coach, instrument)
-        browser = Browser(server)
+        browser = Browser(gunicorn_server)
         data = {**browser.open_form(link), **complete(instrument, "4"), "action": "submit"}
         first, second = at_once([partial(browser.post, link, data)] * 2)
         browser.close()
@@ -82,9 +77,11 @@ def test_a_double_click_stores_one_response_and_both_clicks_see_thanks(
         assert answers == (round_ + 1) * len(instrument.items)
 
 
-def test_eight_browsers_on_one_link_store_exactly_one_response(server, database, coach, instrument):
+def test_eight_browsers_on_one_link_store_exactly_one_response(
+    gunicorn_server, database, coach, instrument
+):
     invitation_id, link = new_invitation(database, coach, instrument)
-    browsers = [Browser(server) for _ in range(8)]
+    browsers = [Browser(gunicorn_server) for _ in range(8)]
     posts = [
         {**browser.open_form(link), **complete(instrument, str(1 + index % 5)), "action": "submit"}
         for index, browser in enumerate(browsers)
@@ -108,10 +105,12 @@ def test_eight_browsers_on_one_link_store_exactly_one_response(server, database,
 
 
 @pytest.mark.parametrize("save", ["autosave", "save"])
-def test_a_save_racing_a_submit_never_reopens_the_link(server, database, coach, instrument, save):
+def test_a_save_racing_a_submit_never_reopens_the_link(
+    gunicorn_server, database, coach, instrument, save
+):
     for _ in range(ROUNDS):
         invitation_id, link = new_invitation(database, coach, instrument)
-        browser = Browser(server)
+        browser = Browser(gunicorn_server)
         fields = browser.open_form(link)
         submitting = {**fields, **complete(instrument, "4"), "action": "submit"}
         saving = {**fields, **complete(instrument, "2"), "action": save}
@@ -124,7 +123,7 @@ def test_a_save_racing_a_submit_never_reopens_the_link(server, database, coach, 
         assert saved.status_code in {204, 302, 409}, saved.text
         status, _, _, drafts = stored(database, invitation_id)
         assert (status, drafts) == (InvitationStatus.SUBMITTED, 0)
-        again = Browser(server)
+        again = Browser(gunicorn_server)
         assert again.client.get(link).status_code == 409
         late = again.post(link, {**submitting, "submission": "another browser"})
         assert late.status_code == 409
@@ -134,9 +133,11 @@ def test_a_save_racing_a_submit_never_reopens_the_link(server, database, coach, 
         assert session.scalar(select(func.count()).select_from(Response)) == ROUNDS
 
 
-def test_concurrent_saves_keep_one_draft_and_never_fail(server, database, coach, instrument):
+def test_concurrent_saves_keep_one_draft_and_never_fail(
+    gunicorn_server, database, coach, instrument
+):
     invitation_id, link = new_invitation(database, coach, instrument)
-    browsers = [Browser(server) for _ in range(8)]
+    browsers = [Browser(gunicorn_server) for _ in range(8)]
     posts = [
         {**b.open_form(link), instrument.items[0].id: str(1 + i % 5), "action": "autosave"}
         for i, b in enumerate(browsers)
@@ -150,13 +151,13 @@ def test_concurrent_saves_keep_one_draft_and_never_fail(server, database, coach,
         browser.close()
 
 
-def test_the_access_log_never_holds_a_token(server, database, coach, instrument):
+def test_the_access_log_never_holds_a_token(gunicorn_server, database, coach, instrument):
     _, link = new_invitation(database, coach, instrument)
-    browser = Browser(server)
+    browser = Browser(gunicorn_server)
     browser.post(link, {**browser.open_form(link), "action": "save"})
     browser.client.get("/l/" + "x" * 43)
     browser.close()
-    log = server.log.read_text()
+    log = gunicorn_server.log.read_text()
     assert '"GET /r/[link] HTTP/1.1" 200' in log and '"POST /r/[link] HTTP/1.1" 302' in log
     assert link.removeprefix("/r/") not in log and "x" * 43 not in log
 

@@ -14,10 +14,9 @@ from assessment.core.text import TextError, free_text, one_line
 from assessment.invitations import create_invitation, find_link
 from assessment.models import Cohort, Comment, Invitation, Leader, Relationship
 from assessment.reminders import outstanding, send_invitations, unsent
-from tests.conftest import csrf_token
-from tests.test_journey import add_leader as add_leader_by_web
-from tests.test_journey import answer_all, make_links
-from tests.test_journey import create_cohort as create_cohort_by_web
+from tests.builders import add_leader as add_leader_by_web
+from tests.builders import answer_all, csrf_token, make_links
+from tests.builders import create_cohort as create_cohort_by_web
 
 
 def test_one_line_flattens_whitespace_and_refuses_other_controls():

@@ -11,7 +11,7 @@ from assessment.cohorts import add_leader, close_cohort, create_cohort, reopen_c
 from assessment.invitations import create_invitation
 from assessment.models import Artefact, Disclosure, Leader, Relationship, ResponseSet
 from assessment.responses import Answers, submit
-from tests.conftest import csrf_token
+from tests.builders import csrf_token
 
 
 def answer(session, instrument, leader, relationship, value, comment=None):

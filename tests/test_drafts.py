@@ -8,8 +8,7 @@ import re
 from sqlalchemy import select
 
 from assessment.models import DraftResponse, Invitation, InvitationStatus
-from tests.conftest import csrf_token
-from tests.test_journey import make_links, post_form
+from tests.builders import csrf_token, make_links, post_form
 
 SECRET = "Leaves the night shift short and blames us for it"
 

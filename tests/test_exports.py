@@ -15,7 +15,7 @@ from assessment.invitations import create_invitation
 from assessment.models import Relationship, Response
 from assessment.responses import Answers, submit
 from assessment.transfer import CSV_COLUMNS as COLUMNS
-from tests.cohort_data import close
+from tests.builders import close
 
 SECRET_COMMENT = "The night shift incident with Jo was handled badly."
 

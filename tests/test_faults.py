@@ -18,7 +18,7 @@ from assessment.cohorts import add_leader, create_cohort
 from assessment.config import Settings
 from assessment.invitations import create_invitation, new_link
 from assessment.models import Answer, Invitation, InvitationStatus, LinkPurpose, Relationship
-from tests.conftest import COACH_EMAIL, COACH_PASSWORD, csrf_token
+from tests.builders import COACH_EMAIL, COACH_PASSWORD, csrf_token
 from tests.live import free_port
 
 

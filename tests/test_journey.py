@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-from flask.testing import FlaskClient
 from sqlalchemy import func, inspect, select
 
 from assessment.models import (
@@ -18,58 +17,18 @@ from assessment.models import (
     Prediction,
     Response,
 )
-from tests.cohort_data import draft_ratings
-from tests.conftest import csrf_token
-
-
-def create_cohort(
-    client: FlaskClient,
-    name: str = "Ward leaders 2027",
-    instrument: str = "compassionate-leadership@1",
-) -> str:
-    page = client.get("/cohorts").get_data(as_text=True)
-    response = client.post(
-        "/cohorts", data={"name": name, "instrument": instrument, "csrf_token": csrf_token(page)}
-    )
-    assert response.status_code == 302, response.get_data(as_text=True)
-    return response.headers["Location"]
-
-
-def add_leader(client: FlaskClient, cohort_url: str, name: str, email: str) -> str:
-    page = client.get(cohort_url).get_data(as_text=True)
-    response = client.post(
-        cohort_url, data={"name": name, "email": email, "csrf_token": csrf_token(page)}
-    )
-    assert response.status_code == 302
-    page = client.get(cohort_url).get_data(as_text=True)
-    return re.search(rf'href="([^"]+/leaders/\d+)">{name}<', page).group(1)
-
-
-def make_links(
-    client: FlaskClient, leader_url: str, relationship: str, count: int = 1
-) -> list[str]:
-    page = client.get(leader_url).get_data(as_text=True)
-    response = client.post(
-        leader_url,
-        data={"relationship": relationship, "count": count, "csrf_token": csrf_token(page)},
-        follow_redirects=True,
-    )
-    assert response.status_code == 200
-    return [
-        url.removeprefix("http://localhost")
-        for url in re.findall(
-            r'value="(http://localhost/r/[^"]+)"', response.get_data(as_text=True)
-        )
-    ]
-
-
-def answer_all(instrument, value: str = "4") -> dict[str, str]:
-    return {item.id: value for item in instrument.items}
-
-
-def post_form(client: FlaskClient, link: str, data: dict[str, str], action: str = "submit"):
-    page = client.get(link).get_data(as_text=True)
-    return client.post(link, data={**data, "action": action, "csrf_token": csrf_token(page)})
+from tests.builders import (
+    COACH_EMAIL,
+    COACH_PASSWORD,
+    add_leader,
+    answer_all,
+    client_signed_in_as,
+    create_cohort,
+    csrf_token,
+    draft_ratings,
+    make_links,
+    post_form,
+)
 
 
 def test_full_journey_produces_a_report(cohort_setup, instrument, session):
@@ -307,8 +266,6 @@ def test_pages_require_sign_in_and_posts_require_csrf(client, signed_in):
 
 
 def test_login_next_parameter_cannot_redirect_off_site(client, coach):
-    from tests.conftest import COACH_EMAIL, COACH_PASSWORD
-
     for target in ("https://evil.example", "//evil.example", "/\\evil.example"):
         page = client.get("/login").get_data(as_text=True)
         response = client.post(
@@ -374,7 +331,6 @@ def test_production_asks_browsers_for_https_only(settings):
 def test_a_cohort_address_says_nothing_about_other_coaches(app, signed_in, database, runner):
     from assessment.accounts import create_coach
     from assessment.cli import cli
-    from tests.cohort_data import client_signed_in_as
 
     with database.transaction() as s:
         create_coach(s, "second@example.org", "a second coach password")

@@ -16,10 +16,8 @@ from assessment.invitations import create_invitation, new_link
 from assessment.mail import invitation_message
 from assessment.models import Cohort, Invitation, LinkPurpose, Relationship
 from assessment.responses import leader_responses
-from tests.cohort_data import draft_ratings
-from tests.conftest import csrf_token
+from tests.builders import SPANISH, csrf_token, draft_ratings
 
-SPANISH = PROJECT_ROOT / "instruments" / "compassionate-leadership.v1.es.yaml"
 CATALOGUE = PROJECT_ROOT / "assessment" / "translations" / "es" / "LC_MESSAGES"
 
 

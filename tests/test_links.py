@@ -12,9 +12,7 @@ from sqlalchemy import select
 from assessment.cohorts import add_leader, close_cohort, create_cohort
 from assessment.invitations import create_invitation, new_link
 from assessment.models import AccessLink, LinkPurpose, MailMessage, Relationship
-from tests.cohort_data import client_signed_in_as
-from tests.conftest import csrf_token
-from tests.test_campaign import answer
+from tests.builders import answer, client_signed_in_as, csrf_token
 
 
 def mailed_links(session, kind: str, path: str) -> list[str]:

@@ -26,7 +26,7 @@ from assessment.models import (
 )
 from assessment.reminders import remind, remind_outstanding, scheduled_key, scheduled_reminders
 from assessment.responses import Answers, save_draft
-from tests.conftest import csrf_token
+from tests.builders import csrf_token
 from tests.live import free_port
 
 

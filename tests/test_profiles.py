@@ -29,8 +29,7 @@ from assessment.core.scoring import LeaderScores
 from assessment.models import Cohort, Leader, ProfileModelRecord
 from assessment.results import cohort_results, fit_profile_model
 from assessment.transfer import import_responses
-from tests.cohort_data import close, export_text
-from tests.test_scores_by_hand import hand_instrument
+from tests.builders import close, export_text, hand_instrument
 
 DIMENSIONS = ["purpose", "self_awareness", "courage"]
 NAMES = ["Purpose", "Self-awareness", "Courage"]

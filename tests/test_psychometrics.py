@@ -28,7 +28,7 @@ from assessment.core.scoring import (
     score_leader,
     summarise,
 )
-from tests.test_scoring import tiny_instrument
+from tests.builders import tiny_instrument
 
 approx = pytest.approx
 

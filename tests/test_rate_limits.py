@@ -15,7 +15,7 @@ import pytest
 from assessment.cohorts import add_leader, create_cohort
 from assessment.invitations import create_invitation, new_link
 from assessment.models import LinkPurpose, Relationship
-from tests.conftest import COACH_EMAIL, COACH_PASSWORD
+from tests.builders import COACH_EMAIL, COACH_PASSWORD
 from tests.live import Browser, LiveServer, gunicorn
 
 PROXIED = {"CL360_TRUSTED_PROXIES": "1"}

@@ -20,7 +20,7 @@ from assessment.database import Database
 from assessment.models import Cohort, Leader
 from assessment.results import cohort_results
 from reports.build import number
-from tests.cohort_data import SmallCohort, make_cohort
+from tests.builders import SmallCohort, make_cohort
 
 TODAY = date(2025, 10, 3)
 

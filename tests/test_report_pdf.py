@@ -13,7 +13,6 @@ import random
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import replace
-from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -39,83 +38,24 @@ from reports.build import (
 from reports.charts import TEMPLATES
 from reports.pdf import STATIC, RefusedURL, StaticFilesOnly
 from reports.render import render_html, render_pdf
+from tests.builders import (
+    DEFAULT_INSTRUMENT,
+    GENERATED,
+    cohort_responses,
+    full_responses,
+    make_report_instrument,
+    pdf_text,
+    response,
+)
 
 SVG = "{http://www.w3.org/2000/svg}"
 LEADER = "Priya Raman-Whitfield"
 COHORT = "Autumn leaders 2025"
-GENERATED = date(2025, 10, 3)
 COMMENTS = [
     "Always explains why the work matters before talking about targets.",
     "Could pause more before replying in tense meetings.",
     'Stood up to head office for us <b>twice</b> & said "no" politely.',
 ]
-DIMENSIONS = {
-    "purpose": ("Purpose", "A personal answer to what leadership is for."),
-    "self_awareness": ("Self-awareness", "Noticing thoughts and feelings before acting."),
-    "courage": ("Courage", "Acting on purpose when it is unpopular."),
-}
-
-
-def make_instrument(manager_minimum: int = 3) -> Instrument:
-    items = []
-    for dim in DIMENSIONS:
-        for index in range(1, 4):
-            items.append(
-                {
-                    "id": f"{dim}_{index}",
-                    "dimension": dim,
-                    "self": f"I show {dim.replace('_', ' ')} behaviour {index}",
-                    "observer": f"{{leader}} shows {dim.replace('_', ' ')} behaviour {index}",
-                    # The third item of each dimension is reverse-keyed.
-                    "reverse": index == 3,
-                }
-            )
-    return Instrument.model_validate(
-        {
-            "id": "cl-test",
-            "version": 4,
-            "title": "Compassionate Leadership test instrument",
-            "language": "en-GB",
-            "scale": {
-                "points": 5,
-                "anchors": ["Never", "Rarely", "Sometimes", "Often", "Always"],
-            },
-            "dimensions": [
-                {"id": dim, "name": name, "description": text}
-                for dim, (name, text) in DIMENSIONS.items()
-            ],
-            "items": items,
-            "rater_groups": [
-                {"id": "self", "label": "Self", "minimum": 1},
-                {"id": "manager", "label": "Manager", "minimum": manager_minimum},
-                {"id": "peer", "label": "Peers", "minimum": 3},
-                {"id": "direct_report", "label": "Direct reports", "minimum": 3},
-            ],
-        }
-    )
-
-
-def response(instrument: Instrument, relationship: str, **scored: int) -> RaterResponse:
-    """A rater who gives every item of a dimension the same *scored* value."""
-    answers = {}
-    for item in instrument.items:
-        value = scored[item.dimension]
-        answers[item.id] = instrument.scale.points + 1 - value if item.reverse else value
-    return RaterResponse(relationship, answers)
-
-
-def full_responses(instrument: Instrument) -> list[RaterResponse]:
-    """Self, one manager, three peers and two direct reports."""
-    return [
-        response(instrument, "self", purpose=4, self_awareness=5, courage=3),
-        response(instrument, "manager", purpose=4, self_awareness=4, courage=4),
-        response(instrument, "peer", purpose=4, self_awareness=3, courage=4),
-        response(instrument, "peer", purpose=5, self_awareness=3, courage=4),
-        response(instrument, "peer", purpose=4, self_awareness=4, courage=5),
-        # Direct reports' own averages (1.50) must never be printed: they are below their minimum.
-        response(instrument, "direct_report", purpose=2, self_awareness=2, courage=2),
-        response(instrument, "direct_report", purpose=1, self_awareness=1, courage=1),
-    ]
 
 
 #: The fixture leader's predictions of their Others scores: close, too high and too low.
@@ -128,28 +68,6 @@ BASELINE = Baseline(
     sd={"purpose": 0.4, "self_awareness": 0.5, "courage": 0.45},
     alpha={"purpose": 0.8, "self_awareness": 0.75, "courage": 0.7},
 )
-
-
-def cohort_responses(
-    instrument: Instrument, fixture_leader: list[RaterResponse]
-) -> dict[str, list[RaterResponse]]:
-    """The fixture leader and five colleagues rated by a self and three to four observers."""
-    cohort = {"fixture": fixture_leader}
-    levels = [(3, 3, 3), (4, 4, 4), (5, 4, 3), (2, 3, 4), (4, 2, 5)]
-    for index, (purpose, awareness, courage) in enumerate(levels):
-        raters = [response(instrument, "self", purpose=5, self_awareness=4, courage=4)]
-        for shift in (-1, 0, 0, 1)[: 3 + index % 2]:
-            raters.append(
-                response(
-                    instrument,
-                    "peer",
-                    purpose=min(5, max(1, purpose + shift)),
-                    self_awareness=awareness,
-                    courage=min(5, max(1, courage - shift)),
-                )
-            )
-        cohort[f"colleague-{index}"] = raters
-    return cohort
 
 
 def placement_for(
@@ -182,36 +100,26 @@ def placement_for(
     )
 
 
-def pdf_text(pdf: bytes) -> str:
-    reader = pypdf.PdfReader(io.BytesIO(pdf))
-    return "\n".join(page.extract_text() for page in reader.pages)
-
-
 @pytest.fixture(scope="module")
-def instrument() -> Instrument:
-    return make_instrument()
-
-
-@pytest.fixture(scope="module")
-def figures(instrument: Instrument) -> CohortFigures[str]:
+def figures(report_instrument: Instrument) -> CohortFigures[str]:
     return cohort_figures(
-        instrument,
-        cohort_responses(instrument, full_responses(instrument)),
+        report_instrument,
+        cohort_responses(report_instrument, full_responses(report_instrument)),
         baselines={"fixture": BASELINE},
         predictions={"fixture": PREDICTED},
     )
 
 
 @pytest.fixture(scope="module")
-def placement(instrument: Instrument, figures: CohortFigures[str]) -> CohortPlacement:
-    return placement_for(instrument, figures)
+def placement(report_instrument: Instrument, figures: CohortFigures[str]) -> CohortPlacement:
+    return placement_for(report_instrument, figures)
 
 
 @pytest.fixture(scope="module")
-def full_report(instrument: Instrument, placement: CohortPlacement) -> IndividualReport:
-    scores = score_leader(instrument, full_responses(instrument))
+def full_report(report_instrument: Instrument, placement: CohortPlacement) -> IndividualReport:
+    scores = score_leader(report_instrument, full_responses(report_instrument))
     return individual_report(
-        instrument=instrument,
+        instrument=report_instrument,
         scores=scores,
         leader_name=LEADER,
         cohort_name=COHORT,
@@ -222,11 +130,11 @@ def full_report(instrument: Instrument, placement: CohortPlacement) -> Individua
 
 
 @pytest.fixture(scope="module")
-def few_report(instrument: Instrument) -> IndividualReport:
-    responses = full_responses(instrument)[:3]  # self, manager and one peer: 2 observers
-    scores = score_leader(instrument, responses)
+def few_report(report_instrument: Instrument) -> IndividualReport:
+    responses = full_responses(report_instrument)[:3]  # self, manager and one peer: 2 observers
+    scores = score_leader(report_instrument, responses)
     return individual_report(
-        instrument=instrument,
+        instrument=report_instrument,
         scores=scores,
         leader_name=LEADER,
         cohort_name=COHORT,
@@ -288,30 +196,30 @@ def few_text(few_pdf: bytes) -> str:
 # -- the data the report is built from -------------------------------------------------------
 
 
-def test_scores_fixture_is_what_the_tests_assume(instrument: Instrument) -> None:
-    scores = score_leader(instrument, full_responses(instrument))
+def test_scores_fixture_is_what_the_tests_assume(report_instrument: Instrument) -> None:
+    scores = score_leader(report_instrument, full_responses(report_instrument))
     assert [g.key for g in scores.groups] == ["peer"]
     assert {w.group for w in scores.withheld} == {"manager", "direct_report"}
     assert scores.comments_allowed
 
 
 def test_report_shows_only_the_groups_scoring_let_out(
-    instrument: Instrument, full_report: IndividualReport
+    report_instrument: Instrument, full_report: IndividualReport
 ) -> None:
     assert [s.key for s in full_report.series] == ["self", "others", "peer"]
     withheld = {w.label: w for w in full_report.withheld_groups}
     assert set(withheld) == {"Manager", "Direct reports"}
     assert withheld["Direct reports"].n == 2
     assert withheld["Direct reports"].minimum == 3
-    scores = score_leader(instrument, full_responses(instrument))
+    scores = score_leader(report_instrument, full_responses(report_instrument))
     reason = next(w.reason for w in scores.withheld if w.group == "direct_report")
     assert withheld["Direct reports"].reason.rstrip(".") == reason.rstrip(".")  # scoring's words
 
 
 def test_figures_are_rounded_for_display_only(
-    instrument: Instrument, full_report: IndividualReport
+    report_instrument: Instrument, full_report: IndividualReport
 ) -> None:
-    scores = score_leader(instrument, full_responses(instrument))
+    scores = score_leader(report_instrument, full_responses(report_instrument))
     purpose = full_report.dimensions[0]
     others = purpose.figure("others")
     assert others is not None
@@ -391,7 +299,7 @@ def test_too_few_observers_leaves_only_the_self_assessment(few_report: Individua
 
 
 def test_manager_minimum_of_one_is_called_out() -> None:
-    instrument = make_instrument(manager_minimum=1)
+    instrument = make_report_instrument(manager_minimum=1)
     responses = [
         response(instrument, "self", purpose=4, self_awareness=4, courage=4),
         response(instrument, "manager", purpose=3, self_awareness=3, courage=3),
@@ -417,17 +325,19 @@ def test_manager_minimum_of_one_is_called_out() -> None:
     assert html.count("not anonymous") == 2  # anonymity rules and the summary
 
 
-def test_an_absent_figure_says_why(instrument: Instrument) -> None:
+def test_an_absent_figure_says_why(report_instrument: Instrument) -> None:
     """Two of three peers skip most Courage items: the Others Courage score is withheld."""
     skipped = {"courage_1": None, "courage_2": None}
-    peers = [response(instrument, "peer", purpose=4, self_awareness=4, courage=4) for _ in "abc"]
+    peers = [
+        response(report_instrument, "peer", purpose=4, self_awareness=4, courage=4) for _ in "abc"
+    ]
     peers[1] = RaterResponse("peer", {**peers[1].answers, **skipped})
     peers[2] = RaterResponse("peer", {**peers[2].answers, **skipped})
-    myself = response(instrument, "self", purpose=4, self_awareness=4, courage=4)
+    myself = response(report_instrument, "self", purpose=4, self_awareness=4, courage=4)
     myself = RaterResponse("self", {**myself.answers, **skipped})
-    scores = score_leader(instrument, [myself, *peers])
+    scores = score_leader(report_instrument, [myself, *peers])
     report = individual_report(
-        instrument=instrument,
+        instrument=report_instrument,
         scores=scores,
         leader_name=LEADER,
         cohort_name=COHORT,
@@ -461,11 +371,11 @@ def test_no_manager_note_with_the_default_minimum(full_report: IndividualReport)
     assert not full_report.manager_identifiable
 
 
-def test_report_without_a_self_assessment(instrument: Instrument) -> None:
-    responses = full_responses(instrument)[1:]
+def test_report_without_a_self_assessment(report_instrument: Instrument) -> None:
+    responses = full_responses(report_instrument)[1:]
     report = individual_report(
-        instrument=instrument,
-        scores=score_leader(instrument, responses),
+        instrument=report_instrument,
+        scores=score_leader(report_instrument, responses),
         leader_name=LEADER,
         cohort_name=COHORT,
         comments=[],
@@ -623,10 +533,10 @@ def test_pdf_shows_the_leader_and_the_others_means(
 
 
 def test_pdf_never_prints_the_withheld_groups_figures(
-    full_text: str, instrument: Instrument
+    full_text: str, report_instrument: Instrument
 ) -> None:
     text = " ".join(full_text.split())
-    scores = score_leader(instrument, full_responses(instrument))
+    scores = score_leader(report_instrument, full_responses(report_instrument))
     shown = {
         number(value)
         for group in [scores.self_scores, *scores.shown]
@@ -829,11 +739,11 @@ def test_without_cohort_figures_the_report_says_so(
 
 
 def test_first_round_and_too_few_leaders_are_said_in_plain_words(
-    instrument: Instrument, figures: CohortFigures[str]
+    report_instrument: Instrument, figures: CohortFigures[str]
 ) -> None:
     colleague = figures.leaders["colleague-1"]  # no earlier round
     report = individual_report(
-        instrument=instrument,
+        instrument=report_instrument,
         scores=colleague.scores,
         leader_name="A colleague",
         cohort_name=COHORT,
@@ -853,12 +763,12 @@ def test_first_round_and_too_few_leaders_are_said_in_plain_words(
 
 
 def test_a_leader_without_observer_scores_has_no_type_and_says_why(
-    instrument: Instrument, few_report: IndividualReport
+    report_instrument: Instrument, few_report: IndividualReport
 ) -> None:
-    responses = full_responses(instrument)[:3]  # two observers: no Others score
-    figures = cohort_figures(instrument, cohort_responses(instrument, responses))
+    responses = full_responses(report_instrument)[:3]  # two observers: no Others score
+    figures = cohort_figures(report_instrument, cohort_responses(report_instrument, responses))
     report = individual_report(
-        instrument=instrument,
+        instrument=report_instrument,
         scores=figures.leaders["fixture"].scores,
         leader_name=LEADER,
         cohort_name=COHORT,
@@ -886,9 +796,9 @@ def test_ordinals() -> None:
 
 @pytest.fixture(scope="module")
 def default_instrument() -> Instrument:
-    return load_instrument(
-        Path(__file__).parent.parent / "instruments" / "compassionate-leadership.v1.yaml"
-    )
+    """The product's questionnaire, as the ``instrument`` fixture loads it, but module-scoped
+    like the PDF rendered from it."""
+    return load_instrument(DEFAULT_INSTRUMENT)
 
 
 @pytest.fixture(scope="module")
@@ -975,13 +885,13 @@ def _predicted_section(text: str) -> str:
 
 
 def test_predicted_views_are_the_psychometrics_modules(
-    instrument: Instrument, full_report: IndividualReport, figures: CohortFigures[str]
+    report_instrument: Instrument, full_report: IndividualReport, figures: CohortFigures[str]
 ) -> None:
     mine = figures.leaders["fixture"]
-    scores = score_leader(instrument, full_responses(instrument))
+    scores = score_leader(report_instrument, full_responses(report_instrument))
     views = full_report.standing.predictions
     assert views.note is None and views.notes == []
-    for dimension, row in zip(instrument.dimensions, views.rows, strict=True):
+    for dimension, row in zip(report_instrument.dimensions, views.rows, strict=True):
         prediction = mine.predictions[dimension.id]
         assert prediction.others == scores.others.dimensions[dimension.id].mean
         assert row.predicted == str(PREDICTED[dimension.id])  # a point of the scale, as chosen
@@ -1017,10 +927,10 @@ def test_pdf_prints_the_predictions_beside_the_others_scores(
 
 
 def test_a_leader_without_predictions_is_told_they_chose_not_to(
-    instrument: Instrument, figures: CohortFigures[str]
+    report_instrument: Instrument, figures: CohortFigures[str]
 ) -> None:
     assert figures.leaders["colleague-1"].predictions == {}
-    report = _report_for(instrument, figures, "colleague-1")
+    report = _report_for(report_instrument, figures, "colleague-1")
     views = report.standing.predictions
     assert views.rows == [] and views.error is None
     section = _predicted_section(pdf_text(render_pdf(report)))
@@ -1031,14 +941,16 @@ def test_a_leader_without_predictions_is_told_they_chose_not_to(
 
 
 def test_predictions_without_others_scores_are_shown_but_not_compared(
-    instrument: Instrument,
+    report_instrument: Instrument,
 ) -> None:
-    responses = full_responses(instrument)[:3]  # two observers: no Others score at all
+    responses = full_responses(report_instrument)[:3]  # two observers: no Others score at all
     figures = cohort_figures(
-        instrument, cohort_responses(instrument, responses), predictions={"fixture": PREDICTED}
+        report_instrument,
+        cohort_responses(report_instrument, responses),
+        predictions={"fixture": PREDICTED},
     )
     assert figures.leaders["fixture"].prediction_error is None
-    report = _report_for(instrument, figures)
+    report = _report_for(report_instrument, figures)
     views = report.standing.predictions
     for row in views.rows:
         assert (row.others, row.difference) == (None, None)
@@ -1047,7 +959,7 @@ def test_predictions_without_others_scores_are_shown_but_not_compared(
     assert views.note is not None and report.observers_note is not None
     assert views.note.endswith(report.observers_note)
     section = _predicted_section(pdf_text(render_pdf(report)))
-    for dimension in instrument.dimensions:
+    for dimension in report_instrument.dimensions:
         assert (
             f"{dimension.name} {PREDICTED[dimension.id]} – – Comparison withheld: no Others score "
             "can be shown"
@@ -1058,21 +970,23 @@ def test_predictions_without_others_scores_are_shown_but_not_compared(
 
 
 def test_a_withheld_others_score_leaves_its_prediction_out_of_the_error(
-    instrument: Instrument,
+    report_instrument: Instrument,
 ) -> None:
     """As in test_an_absent_figure_says_why, the Others Courage score is withheld."""
     skipped = {"courage_1": None, "courage_2": None}
-    peers = [response(instrument, "peer", purpose=4, self_awareness=4, courage=4) for _ in "abc"]
+    peers = [
+        response(report_instrument, "peer", purpose=4, self_awareness=4, courage=4) for _ in "abc"
+    ]
     peers[1] = RaterResponse("peer", {**peers[1].answers, **skipped})
     peers[2] = RaterResponse("peer", {**peers[2].answers, **skipped})
-    myself = response(instrument, "self", purpose=4, self_awareness=4, courage=4)
+    myself = response(report_instrument, "self", purpose=4, self_awareness=4, courage=4)
     figures = cohort_figures(
-        instrument,
-        cohort_responses(instrument, [myself, *peers]),
+        report_instrument,
+        cohort_responses(report_instrument, [myself, *peers]),
         predictions={"fixture": {"purpose": 5, "courage": 2}},
     )
     mine = figures.leaders["fixture"]
-    report = _report_for(instrument, figures)
+    report = _report_for(report_instrument, figures)
     views = report.standing.predictions
     purpose, awareness, courage = views.rows
     assert (purpose.predicted, purpose.others, purpose.difference) == ("5", "4.00", "+1.00")
@@ -1092,12 +1006,13 @@ def test_a_withheld_others_score_leaves_its_prediction_out_of_the_error(
 
 
 def test_without_a_self_assessment_there_is_nothing_to_predict_with(
-    instrument: Instrument,
+    report_instrument: Instrument,
 ) -> None:
     figures = cohort_figures(
-        instrument, cohort_responses(instrument, full_responses(instrument)[1:])
+        report_instrument,
+        cohort_responses(report_instrument, full_responses(report_instrument)[1:]),
     )
-    views = _report_for(instrument, figures).standing.predictions
+    views = _report_for(report_instrument, figures).standing.predictions
     assert views.rows == []
     assert views.note is not None
     assert views.note.startswith("Predictions of how others would rate you are made in the ")

@@ -18,7 +18,7 @@ from assessment.models import Cohort, Leader
 from assessment.reporting import cohort_report_data, leader_report, placement
 from assessment.results import cohort_results
 from reports.build import AGREEMENT_LABELS, ordinal, signed
-from tests.cohort_data import SmallCohort, client_signed_in_as, make_cohort
+from tests.builders import SmallCohort, client_signed_in_as, make_cohort
 
 
 @pytest.fixture

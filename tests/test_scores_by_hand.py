@@ -9,6 +9,9 @@ A rater counts for ``a`` with 2 of its 3 items answered, for ``b`` with 1 of 2.
 Cohort "Before" (created first) and cohort "Now" share the instrument; Ann and Ben are in
 both, so their change is measured. Blank cells are "not able to rate". In "Now", Ann, Ben
 and Dan also predict their Others scores (columns ``predicted:a``, ``predicted:b``).
+
+The questionnaire (``hand_instrument``) and both cohorts' rows, each with its figures worked
+out beside it, are in tests/builders.py: the import tests read the same rows.
 """
 
 from __future__ import annotations
@@ -22,69 +25,15 @@ import pytest
 
 from assessment.accounts import create_coach
 from assessment.cohorts import create_cohort
-from assessment.core.instruments import Instrument
 from assessment.models import Leader
 from assessment.transfer import import_responses
-from tests.cohort_data import close, export_text
-from tests.test_scoring import tiny_instrument
+from tests.builders import BEFORE_CSV, NOW_CSV, close, export_text, hand_instrument
 
 approx = pytest.approx
 
-HEADER = "leader,relationship,a1,a2,a3,b1,b2,note,predicted:a,predicted:b\n"
-
-# fmt: off
-# The last two columns are the leader's predictions of their Others scores for a and b, on
-# self rows only (blank: no prediction).
-BEFORE_CSV = HEADER + (
-    # Ann (given in capitals: leaders match by email whatever the case). a = (a1+a2+(6-a3))/3
-    "ANN@Example.org,other,3,3,3,3,3,,,\n"    # a (3+3+3)/3 = 3      b (3+3)/2 = 3
-    "ann@example.org,other,3,4,2,4,3,,,\n"    # a (3+4+4)/3 = 11/3   b 3.5
-    "ann@example.org,other,2,3,3,3,2,,,\n"    # a (2+3+3)/3 = 8/3    b 2.5
-    # Ben
-    "ben@example.org,other,2,2,4,2,3,,,\n"    # a (2+2+2)/3 = 2      b 2.5
-    "ben@example.org,other,3,2,4,2,2,,,\n"    # a (3+2+2)/3 = 7/3    b 2
-    "ben@example.org,other,2,3,3,3,3,,,\n"    # a (2+3+3)/3 = 8/3    b 3
-)
-NOW_CSV = HEADER + (
-    # Ann: a manager and three peers. She predicts Others will give her 4 on a and 3 on b.
-    "ann@example.org,self,4,4,2,5,4,I try to listen,4,3\n"  # a (4+4+4)/3 = 4    b 4.5
-    "ann@example.org,manager,3,4,3,4,4,Clear about why,,\n" # a (3+4+3)/3 = 10/3 b 4
-    "ann@example.org,peer,4,5,1,4,5,Kind,,\n"           # a (4+5+5)/3 = 14/3   b 4.5
-    "ann@example.org,peer,3,3,,3,4,,,\n"                # a3 not rated: a (3+3)/2 = 3 (2 of 3)
-    "ann@example.org,peer,,,2,4,,,,\n"                  # 1 of 3 items of a: no a; b 4 (1 of 2)
-    # Ben: two direct reports and one other colleague, each group below its minimum.
-    # He predicts 4 on a and makes no prediction for b.
-    "ben@example.org,self,5,5,1,3,3,,4,\n"              # a 5      b 3
-    "ben@example.org,direct_report,3,3,3,3,2,,,\n"      # a 3      b 2.5
-    "ben@example.org,direct_report,2,3,4,2,3,,,\n"      # a 7/3    b 2.5
-    "ben@example.org,other,4,3,2,4,4,,,\n"              # a 11/3   b 4
-    # Cat: three direct reports; no predictions.
-    "cat@example.org,self,2,2,4,2,3,,,\n"               # a 2      b 2.5
-    "cat@example.org,direct_report,4,4,2,4,4,,,\n"      # a 4      b 4
-    "cat@example.org,direct_report,5,4,1,5,5,,,\n"      # a 14/3   b 5
-    "cat@example.org,direct_report,4,5,2,3,4,,,\n"      # a 13/3   b 3.5
-    # Dan: only two observers, below the Others minimum of 3. He predicts 3 on a.
-    "dan@example.org,self,3,3,3,3,3,,3,\n"
-    "dan@example.org,peer,4,4,2,4,4,Secret detail,,\n"
-    "dan@example.org,peer,3,3,3,3,3,,,\n"
-)
-# fmt: on
-
-
-def hand_instrument() -> Instrument:
-    """The tiny instrument of ``test_scoring`` without item a4, and with one open question."""
-    data = tiny_instrument().to_data()
-    data |= {
-        "id": "hand",
-        "title": "Worked by hand",
-        "items": [item for item in data["items"] if item["id"] != "a4"],
-        "open_questions": [{"id": "note", "self": "Note?", "observer": "Note on {leader}?"}],
-    }
-    return Instrument.from_data(data)
-
 
 @pytest.fixture
-def exported(database):
+def exported_by_hand(database):
     """Both cohorts imported from CSV; the Now cohort exported as JSON and as CSV."""
     instrument = hand_instrument()
     with database.transaction() as session:
@@ -121,8 +70,8 @@ def group(entry: dict, key: str) -> dict:
     return next(g for g in entry["groups"] if g["group"] == key)
 
 
-def test_others_scores_reverse_keying_not_able_to_rate_and_the_half_rule(exported):
-    data, _, _ = exported
+def test_others_scores_reverse_keying_not_able_to_rate_and_the_half_rule(exported_by_hand):
+    data, _, _ = exported_by_hand
     ann = group(leader(data, "Ann"), "others")
     # a: manager 10/3, peer 14/3, peer 3 (a3 not rated, 2 of 3 answered); the third peer
     # answered 1 of 3 items and does not count: n = 3, mean (10/3 + 14/3 + 3) / 3 = 11/3.
@@ -148,8 +97,8 @@ def test_others_scores_reverse_keying_not_able_to_rate_and_the_half_rule(exporte
     assert (cat["items"]["a3"]["n"], cat["items"]["a3"]["mean"]) == (3, approx(13 / 3))
 
 
-def test_groups_below_their_minimum_and_complements_are_suppressed(exported):
-    data, _, _ = exported
+def test_groups_below_their_minimum_and_complements_are_suppressed(exported_by_hand):
+    data, _, _ = exported_by_hand
     ann = leader(data, "Ann")
     peers = group(ann, "peer")
     # Peers' a: only peers 1 and 2 count (2 < 3).
@@ -184,8 +133,8 @@ def only_prediction(entry: dict) -> dict:
     return {key: value for key, value in entry.items() if value is not None}
 
 
-def test_too_few_observers_means_no_observer_figure_norm_type_or_comment(exported):
-    data, rows, text = exported
+def test_too_few_observers_means_no_observer_figure_norm_type_or_comment(exported_by_hand):
+    data, rows, text = exported_by_hand
     dan = leader(data, "Dan")
     assert dan["observer_scores"] == "suppressed"
     assert [g["group"] for g in dan["groups"]] == ["self", "others"]
@@ -211,8 +160,8 @@ def test_too_few_observers_means_no_observer_figure_norm_type_or_comment(exporte
     assert others_row["n"] == others_row["mean"] == ""  # suppressed: no numbers at all
 
 
-def test_alpha_per_dimension_over_observers_who_answered_every_item(exported):
-    data, rows, _ = exported
+def test_alpha_per_dimension_over_observers_who_answered_every_item(exported_by_hand):
+    data, rows, _ = exported_by_hand
     dimensions = {d["id"]: d for d in data["dimensions"]}
     # a: the 10 observer responses with a1, a2 and a3 answered (Ann's peers 2 and 3 are not):
     #   a1: 3 4 3 2 4 4 5 4 4 3   sum 36, sum of squared deviations 6.4
@@ -233,8 +182,8 @@ def test_alpha_per_dimension_over_observers_who_answered_every_item(exported):
     assert float(cohort_rows["b"]["alpha"]) == approx(224 / 270)
 
 
-def test_cohort_distribution_percentiles_and_agreement_types(exported):
-    data, _, _ = exported
+def test_cohort_distribution_percentiles_and_agreement_types(exported_by_hand):
+    data, _, _ = exported_by_hand
     a = next(d for d in data["dimensions"] if d["id"] == "a")
     # Shown Others scores for a: Ann 11/3, Ben 3, Cat (4 + 14/3 + 13/3)/3 = 13/3; Dan has none.
     # Mean 11/3, deviations 0, -2/3, 2/3 -> variance (8/9)/2 = 4/9, SD 2/3; median 11/3.
@@ -262,8 +211,8 @@ def test_cohort_distribution_percentiles_and_agreement_types(exported):
     assert ann["b"]["agreement_type"] == "over-estimator"
 
 
-def test_reference_percentiles_use_all_data_on_the_instrument_version(exported):
-    data, _, _ = exported
+def test_reference_percentiles_use_all_data_on_the_instrument_version(exported_by_hand):
+    data, _, _ = exported_by_hand
     ann, ben, cat = (leader(data, n)["dimensions"] for n in ("Ann", "Ben", "Cat"))
     # a over both cohorts: Before 28/9 and 21/9, Now 11/3, 3, 13/3 -> sorted
     # 2.33, 3, 3.11, 3.67, 4.33 (N = 5). Ann: 3 below -> 100 * 3.5 / 5 = 70.
@@ -276,8 +225,8 @@ def test_reference_percentiles_use_all_data_on_the_instrument_version(exported):
     assert next(d for d in data["dimensions"] if d["id"] == "b")["reference_leaders"] == 5
 
 
-def test_reliable_change_against_the_earlier_cohort(exported):
-    data, rows, _ = exported
+def test_reliable_change_against_the_earlier_cohort(exported_by_hand):
+    data, rows, _ = exported_by_hand
     ann, ben, cat = (leader(data, n)["dimensions"] for n in ("Ann", "Ben", "Cat"))
     # Before, Others a: Ann 28/9, Ben 21/9 -> SD |28/9 - 21/9| / sqrt(2) = (7/9) / sqrt(2).
     # Before alpha for a, over its 6 complete responses (scored):
@@ -307,8 +256,8 @@ def test_reliable_change_against_the_earlier_cohort(exported):
     assert (ann_row["reliable_change"], float(ann_row["rci"])) == ("true", approx(1 / s_diff_b))
 
 
-def test_blind_spots_use_the_cohorts_own_threshold(exported):
-    data, rows, _ = exported
+def test_blind_spots_use_the_cohorts_own_threshold(exported_by_hand):
+    data, rows, _ = exported_by_hand
     ann = leader(data, "Ann")
     # Threshold 0.5 in this cohort. Ann's a1 and b1 would be blind spots, but both Others
     # figures are withheld (partial answers, above); b2: self 4 vs 13/3 -> -0.333 (no flag).
@@ -328,8 +277,8 @@ def test_blind_spots_use_the_cohorts_own_threshold(exported):
     assert flagged[("Ben", "a1")] == "blind_spot" and flagged[("Cat", "a1")] == "hidden_strength"
 
 
-def test_predicted_views_against_the_others_scores(exported):
-    data, rows, _ = exported
+def test_predicted_views_against_the_others_scores(exported_by_hand):
+    data, rows, _ = exported_by_hand
     ann, ben, cat, dan = (leader(data, n) for n in ("Ann", "Ben", "Cat", "Dan"))
     # Ann predicted a 4 and b 3; her Others scores are a 11/3 and b 4 (see above). Error is
     # predicted minus Others: a 4 - 11/3 = +1/3 (she expected a third of a point more),
@@ -380,8 +329,8 @@ def test_predicted_views_against_the_others_scores(exported):
     assert observers and all(r["predicted"] == r["prediction_error"] == "" for r in observers)
 
 
-def test_too_few_leaders_for_profiles_but_agreement_types_shown(exported):
-    data, rows, _ = exported
+def test_too_few_leaders_for_profiles_but_agreement_types_shown(exported_by_hand):
+    data, rows, _ = exported_by_hand
     assert data["profiles"]["status"] == "too_few_leaders"
     # Ann, Ben and Cat have Others and self scores; Before had no self-assessments, Dan no Others.
     assert data["profiles"]["leaders"] == 3

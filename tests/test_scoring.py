@@ -1,4 +1,4 @@
-"""Scoring against numbers worked out by hand, and the anonymity rules of PRODUCT §4."""
+"""Scoring against numbers worked out by hand, and the anonymity rules (docs/anonymity.md)."""
 
 from __future__ import annotations
 
@@ -21,38 +21,9 @@ from assessment.core.scoring import (
     score_leader,
     summarise,
 )
+from tests.builders import tiny_instrument
 
 approx = pytest.approx
-
-
-def tiny_instrument() -> Instrument:
-    """Two dimensions: ``a`` has four items (a3 reverse-keyed), ``b`` two; a 5-point scale."""
-    item = lambda i, d, reverse=False: {  # noqa: E731
-        "id": i,
-        "dimension": d,
-        "self": f"I {i}",
-        "observer": f"{{leader}} {i}",
-        "reverse": reverse,
-    }
-    return Instrument.model_validate(
-        {
-            "id": "tiny", "version": 1, "title": "Tiny", "language": "en",
-            "scale": {"points": 5, "anchors": ["1", "2", "3", "4", "5"]},
-            "dimensions": [
-                {"id": "a", "name": "A", "description": "first"},
-                {"id": "b", "name": "B", "description": "second"},
-            ],
-            "items": [item("a1", "a"), item("a2", "a"), item("a3", "a", True), item("a4", "a"),
-                      item("b1", "b"), item("b2", "b")],
-            "rater_groups": [
-                {"id": "self", "label": "Self", "minimum": 1},
-                {"id": "manager", "label": "Manager", "minimum": 1},
-                {"id": "peer", "label": "Peers", "minimum": 3},
-                {"id": "direct_report", "label": "Direct reports", "minimum": 3},
-                {"id": "other", "label": "Other", "minimum": 3},
-            ],
-        }
-    )  # fmt: skip
 
 
 def rater(relationship: str, a1, a2, a3, a4, b1, b2) -> RaterResponse:

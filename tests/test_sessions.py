@@ -7,8 +7,7 @@ from flask.testing import FlaskClient
 
 from assessment.accounts import authenticate
 from assessment.cli import cli
-from tests.cohort_data import client_signed_in_as
-from tests.conftest import COACH_EMAIL, COACH_PASSWORD, csrf_token
+from tests.builders import COACH_EMAIL, COACH_PASSWORD, client_signed_in_as, csrf_token
 
 
 def copy_of(app, client: FlaskClient) -> FlaskClient:

@@ -7,8 +7,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from assessment.models import AuditEvent, Invitation, InvitationStatus
-from tests.conftest import csrf_token
-from tests.test_journey import answer_all, make_links, post_form
+from tests.builders import answer_all, csrf_token, make_links, post_form
 
 RATERS = 6
 

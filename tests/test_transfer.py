@@ -29,8 +29,7 @@ from assessment.transfer import (
     problem_line,
     write_csv,
 )
-from tests.cohort_data import close, export_text
-from tests.test_scores_by_hand import HEADER, NOW_CSV, hand_instrument
+from tests.builders import HEADER, NOW_CSV, close, export_text, hand_instrument
 
 NUMBERS = ("n", "mean", "sd", "ci_low", "ci_high", "rwg")
 

@@ -13,8 +13,13 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from assessment.models import LinkPurpose, MailMessage
-from tests.browser.test_journey_browser import answer_everything, rate_on_a_phone
-from tests.conftest import COACH_EMAIL, COACH_PASSWORD
+from tests.builders import (
+    COACH_EMAIL,
+    COACH_PASSWORD,
+    SPANISH,
+    answer_everything,
+    rate_on_a_phone,
+)
 
 LEADERS_CSV = (
     b"\xef\xbb\xbfname;email;department\n"  # Excel's UTF-8 with BOM and semicolons
@@ -200,7 +205,6 @@ def test_rater_pages_pass_axe_in_both_languages(
 ):
     from assessment.core.instruments import load_instrument
     from assessment.models import Relationship
-    from tests.test_languages import SPANISH
 
     en, es, self_es = invitations(
         app,

@@ -8,33 +8,7 @@ from playwright.sync_api import expect
 from sqlalchemy import func, select
 
 from assessment.models import Prediction, Response
-from tests.conftest import COACH_EMAIL, COACH_PASSWORD
-
-
-def answer_everything(page, value: str) -> None:
-    for group in page.locator("fieldset.item:not(.prediction)").all():
-        group.locator(f"input[value='{value}']").check()
-
-
-def rate_on_a_phone(browser, link: str, value: str, comment: str, resume_shot=None):
-    """A rater answers Priya Shah's questionnaire on a phone and submits; with ``resume_shot``
-    (a function taking the page) they first save part-way, come back through the same link
-    and find their answer kept. Returns the page, on the thank-you screen."""
-    rater = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
-    rater.goto(link)
-    expect(rater.get_by_role("heading", name="Feedback for Priya Shah")).to_be_visible()
-    if resume_shot is not None:
-        rater.locator("fieldset.item").first.locator("input[value='2']").check()
-        rater.get_by_role("button", name="Save and finish later").click()
-        expect(rater.get_by_text("Your answers are saved")).to_be_visible()
-        rater.goto(link)
-        expect(rater.locator("fieldset.item").first.locator("input[value='2']")).to_be_checked()
-        resume_shot(rater)
-    answer_everything(rater, value)
-    rater.get_by_label(re.compile("What does Priya Shah")).fill(comment)
-    rater.get_by_role("button", name="Submit my answers").click()
-    expect(rater.get_by_role("heading", name="Thank you")).to_be_visible()
-    return rater
+from tests.builders import COACH_EMAIL, COACH_PASSWORD, answer_everything, rate_on_a_phone
 
 
 def test_coach_leader_and_raters_walk_the_journey(
