@@ -37,8 +37,10 @@ class BackupError(Exception):
 
 
 def backup(url: str, path: Path) -> str:
-    """Write a consistent copy of the database at ``url`` to ``path`` (replacing any file there);
-    returns the kind of database ("SQLite" or "PostgreSQL") for the caller to say."""
+    """Copy the database to ``path``, replacing any file there. A copy taken while the app
+    serves must still be one state of the database, and a copy that fails must not cost the
+    previous one (the module docstring says how). Returns "SQLite" or "PostgreSQL", so the
+    command can say which kind of backup the file now holds."""
     kind = _kind(url)
     if not path.parent.is_dir():
         raise BackupError(f"cannot write {path}: the folder {path.parent} does not exist")
@@ -60,8 +62,10 @@ def backup(url: str, path: Path) -> str:
 
 
 def restore(url: str, path: Path) -> str:
-    """Replace everything in the database at ``url`` with the backup in ``path``; returns the
-    kind of database. Refuses, changing nothing, a file that is not a backup for that kind."""
+    """Make the database the backup's, all of it or none: a half-restored database would be
+    worse than either, so a file that is not a backup for this kind of database is refused
+    before anything is touched, and the replacement is one transaction. Returns the kind, as
+    :func:`backup` does."""
     kind = _kind(url)
     header = _header(path)
     if kind == "SQLite":
@@ -101,6 +105,8 @@ def _kind(url: str) -> str:
 
 
 def _header(path: Path) -> bytes:
+    """The first bytes, which tell a SQLite file from a ``pg_dump`` archive (and from neither)
+    before any tool is let loose on the database."""
     try:
         with path.open("rb") as file:
             return file.read(len(SQLITE_HEADER))
@@ -117,7 +123,10 @@ def _replaced_atomically(path: Path) -> Iterator[Path]:
     """A temporary file beside ``path`` (same file system, so the rename is atomic; only its
     owner may read it, as befits personal data) that replaces ``path`` once the block succeeds
     and is removed if it fails."""
-    handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+    try:
+        handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+    except OSError as error:
+        raise BackupError(f"cannot write in {path.parent}: {error.strerror}") from None
     os.close(handle)
     partial = Path(name)
     try:
@@ -125,6 +134,8 @@ def _replaced_atomically(path: Path) -> Iterator[Path]:
         with partial.open("rb") as file:
             os.fsync(file.fileno())
         os.replace(partial, path)
+    except OSError as error:
+        raise BackupError(f"cannot write {path}: {error.strerror}") from None
     finally:
         partial.unlink(missing_ok=True)
 
