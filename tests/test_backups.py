@@ -202,7 +202,8 @@ def test_a_damaged_backup_is_refused_and_changes_nothing(
         create_cohort(session, session.merge(coach), "Made after the backup", instrument)
     now = snapshot(database)
     content = file.read_bytes()
-    file.write_bytes(content[: len(content) // 2])
+    # Cut where PostgreSQL has dropped and recreated tables before it notices.
+    file.write_bytes(content[: len(content) * 9 // 10])
     refused = runner.invoke(cli, ["db", "restore", "--yes", str(file)])
     assert refused.exit_code == 1 and "Traceback" not in refused.output
     assert refused.output.startswith("Error: ")
