@@ -75,6 +75,36 @@ def db_current() -> None:
     migrate.current(_database().url)
 
 
+@db.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def db_backup(file: Path) -> None:
+    """Write a consistent copy of the whole database to FILE; safe while the app is serving.
+    The copy holds personal data: keep it encrypted (docs/operations.md)."""
+    from assessment.backups import BackupError, backup
+
+    try:
+        kind = backup(_database().url, file)
+    except BackupError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"backed up the {kind} database to {file} ({file.stat().st_size:,} bytes)")
+
+
+@db.command("restore")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="Do not ask before replacing the database.")
+def db_restore(file: Path, yes: bool) -> None:
+    """Replace everything in the database with the backup in FILE (made by `db backup`)."""
+    from assessment.backups import BackupError, restore
+
+    if not yes:
+        click.confirm(f"This replaces everything in the database with {file}. Go on?", abort=True)
+    try:
+        kind = restore(_database().url, file)
+    except BackupError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"restored the {kind} database from {file}")
+
+
 @cli.command("create-coach")
 @click.argument("email")
 @click.password_option(help="Asked for when not given (with confirmation).")
