@@ -30,8 +30,7 @@ from assessment.cohorts import create_cohort
 from assessment.config import PROJECT_ROOT, Settings, normalise_database_url
 from assessment.database import Database
 from assessment.models import Coach, Cohort, Invitation, Leader, Response
-from tests.cohort_data import make_cohort
-from tests.test_journey import answer_all, make_links, post_form
+from tests.builders import answer_all, make_cohort, make_links, post_form
 
 
 def _postgresql_server() -> URL:
