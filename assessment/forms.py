@@ -20,6 +20,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Email, EqualTo, InputRequired, Length, NumberRange, Optional
 
 from assessment.core.instruments import Instrument
+from assessment.core.planning import MAX_PLAN_LENGTH, PLANNING_QUESTIONS
 from assessment.core.text import TextError, free_text, one_line
 from assessment.models import Relationship
 
@@ -158,11 +159,17 @@ class RedactionForm(FlaskForm):
 
 
 class PlanForm(FlaskForm):
-    purpose = FreeTextField("What is your leadership for?", validators=[Length(max=8000)])
-    pressure = FreeTextField(
-        "What do I notice in myself under pressure?", validators=[Length(max=8000)]
+    """A text area per question of the model, named by the plan column that keeps its answer
+    (the fields are added below, from the one list of the questions)."""
+
+
+for _question in PLANNING_QUESTIONS:
+    setattr(
+        PlanForm,
+        _question.key,
+        FreeTextField(_question.question, validators=[Length(max=MAX_PLAN_LENGTH)]),
     )
-    courage = FreeTextField("Where do I need courage?", validators=[Length(max=8000)])
+del _question
 
 
 def observer_choices(instrument: Instrument) -> list[SelectChoice]:
