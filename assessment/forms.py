@@ -24,14 +24,6 @@ from assessment.core.planning import MAX_PLAN_LENGTH, PLANNING_QUESTIONS
 from assessment.core.text import TextError, free_text, one_line
 from assessment.models import Relationship
 
-RELATIONSHIP_LABELS = {
-    Relationship.SELF: "The leader (self-assessment)",
-    Relationship.MANAGER: "Manager",
-    Relationship.PEER: "Peer",
-    Relationship.DIRECT_REPORT: "Direct report",
-    Relationship.OTHER: "Other colleague",
-}
-
 
 class LineField(StringField):
     """A single-line text box whose value is stored as :func:`assessment.core.text.one_line` makes it:
@@ -99,7 +91,7 @@ class LeaderForm(FlaskForm):
 class InvitationForm(FlaskForm):
     relationship = SelectField(
         "Relationship to the leader",
-        choices=[SelectChoice(r.value, label) for r, label in RELATIONSHIP_LABELS.items()],
+        choices=[SelectChoice(r.value, r.label) for r in Relationship],
         validators=[InputRequired()],
     )
     rater_name = LineField("Rater's name (optional)", validators=[Optional(), Length(max=200)])
@@ -174,7 +166,4 @@ del _question
 
 def observer_choices(instrument: Instrument) -> list[SelectChoice]:
     """The rater groups a nomination or a decision may name: the instrument's observer groups."""
-    return [
-        SelectChoice(g.id, RELATIONSHIP_LABELS[Relationship(g.id)])
-        for g in instrument.observer_groups
-    ]
+    return [SelectChoice(g.id, Relationship(g.id).label) for g in instrument.observer_groups]

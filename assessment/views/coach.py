@@ -26,7 +26,6 @@ from assessment.cohorts import (
 from assessment.core.instruments import Instrument, discover_instruments, language_variants
 from assessment.core.scoring import Rules
 from assessment.forms import (
-    RELATIONSHIP_LABELS,
     CohortForm,
     EmptyForm,
     ImportForm,
@@ -340,7 +339,7 @@ def _create_links(leader: Leader, form: InvitationForm) -> list[NewLink]:
 
 
 def _who(invitation: Invitation) -> str:
-    return invitation.rater_name or RELATIONSHIP_LABELS[invitation.relationship_]
+    return invitation.rater_name or invitation.relationship_.label
 
 
 def _my_invitation(invitation_id: int) -> Invitation:

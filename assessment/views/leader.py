@@ -12,13 +12,7 @@ from werkzeug.wrappers import Response
 from assessment import nominations, releases
 from assessment.cohorts import CohortError, cohort_instrument
 from assessment.extensions import limiter
-from assessment.forms import (
-    RELATIONSHIP_LABELS,
-    EmptyForm,
-    NominationForm,
-    PlanForm,
-    observer_choices,
-)
+from assessment.forms import EmptyForm, NominationForm, PlanForm, observer_choices
 from assessment.invitations import find_link, open_self_assessment, self_invitation
 from assessment.models import Leader, NominationStatus
 from assessment.ratelimits import LEADER_LINK, link_key, unknown_link_allowed
@@ -91,7 +85,6 @@ def home(token: str) -> str | Response | tuple[str, int]:
         progress=nominations.leader_progress(db_session(), leader),
         self_status=invitation.status.value if invitation else None,
         release=release,
-        labels=RELATIONSHIP_LABELS,
     ), (400 if form.errors else 200)
 
 
