@@ -136,6 +136,12 @@ def my_cohort(slug: str) -> Cohort:
     return cohort
 
 
+def require_mine(cohort: Cohort | None) -> None:
+    """404 unless ``cohort`` (of something asked for by id; None when there is no such thing)
+    is the signed-in coach's: another coach's ids answer as if they did not exist."""
+    require(cohort is not None and cohort.coach_id == current_coach().id)
+
+
 def my_leader(slug: str, leader_id: int) -> Leader:
     cohort = my_cohort(slug)
     leader = db_session().get(Leader, leader_id)
@@ -344,7 +350,7 @@ def _who(invitation: Invitation) -> str:
 
 def _my_invitation(invitation_id: int) -> Invitation:
     invitation = db_session().get(Invitation, invitation_id)
-    require(invitation is not None and invitation.leader.cohort.coach_id == current_coach().id)
+    require_mine(invitation.leader.cohort if invitation else None)
     return invitation
 
 
@@ -372,7 +378,7 @@ def revoke(link_id: int) -> Response:
     """Stop one link on purpose, e.g. one that went to the wrong person."""
     link = db_session().get(AccessLink, link_id)
     owner = None if link is None else (link.invitation.leader if link.invitation else link.leader)
-    require(owner is not None and owner.cohort.coach_id == current_coach().id)
+    require_mine(owner.cohort if owner else None)
     if EmptyForm().validate_on_submit():
         try:
             invitations.revoke_link(db_session(), link, actor=current_coach().email)
