@@ -6,7 +6,9 @@ never who; their released report only (the PDF stored at release); and their dev
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+import io
+
+from flask import Blueprint, abort, flash, redirect, render_template, send_file, url_for
 from werkzeug.wrappers import Response
 
 from assessment import nominations, releases
@@ -121,10 +123,11 @@ def report(token: str) -> Response:
     release = releases.latest_release(db_session(), leader)
     if release is None:
         abort(404, "Your report has not been released yet.")
-    return Response(
-        release.pdf,
+    return send_file(
+        io.BytesIO(release.pdf),
         mimetype="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="{report_filename(leader)}"'},
+        as_attachment=True,
+        download_name=report_filename(leader),
     )
 
 
