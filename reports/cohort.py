@@ -158,9 +158,9 @@ def cohort_report(
 ) -> CohortReport:
     """The data of a cohort report.
 
-    ``figures`` is what :func:`assessment.core.psychometrics.cohort_figures` (or
-    :func:`~assessment.core.psychometrics.place_leaders`) returned for the cohort; ``profile_model``
-    and ``assignments`` the profile model and the cohort's leaders assigned to it, or
+    ``figures`` is what :func:`assessment.core.psychometrics.cohort_figures` returned for the
+    cohort; ``profile_model`` and ``assignments`` the profile model and the cohort's leaders
+    assigned to it, or
     ``profiles_unavailable`` the reason there is none (for example
     :attr:`assessment.core.profiles.TooFewLeaders.message`).
     """
