@@ -23,12 +23,13 @@ from datetime import date
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from assessment.core.instruments import Instrument
+from assessment.core.psychometrics import mean_absolute_prediction_error
 from assessment.core.scoring import Rules
 from reports.build import AGREEMENT_LABELS, Provenance, number, percent, provenance
 
 if TYPE_CHECKING:  # only types: building a report must not import scikit-learn
     from assessment.core.profiles import Assignment, ProfileModel
-    from assessment.core.psychometrics import CohortFigures, LeaderFigures
+    from assessment.core.psychometrics import CohortFigures, Placing
 
 COHORT_REPORT_TITLE = "Cohort report"
 ALPHA_ACCEPTABLE = 0.7
@@ -165,7 +166,7 @@ def cohort_report(
     :attr:`assessment.core.profiles.TooFewLeaders.message`).
     """
     rules = rules or Rules.from_instrument(instrument)
-    leaders = list(figures.leaders.values())
+    leaders = list(figures.placings.values())
     assignments = assignments or {}
     counts = [0] * (profile_model.k if profile_model else 0)
     for assignment in assignments.values():
@@ -189,14 +190,15 @@ def cohort_report(
         last_anchor=instrument.scale.anchors[-1],
         n_leaders=len(tallies),
         self_done=sum(1 for t in tallies if t.submitted.get("self", 0) > 0),
-        with_observer_scores=sum(1 for f in leaders if f.scores.others is not None),
+        with_observer_scores=sum(1 for s in figures.scored.values() if s.others is not None),
         observer_responses=sum(
             n for t in tallies for group, n in t.submitted.items() if group != "self"
         ),
         others_minimum=rules.others_minimum,
         completion=_completion(instrument, tallies, rules),
         dimensions=[
-            _spread(instrument, d.id, d.name, figures, rules) for d in instrument.dimensions
+            _spread(instrument, d.id, d.name, figures, leaders, rules)
+            for d in instrument.dimensions
         ],
         agreement_labels=list(AGREEMENT_LABELS.values()),
         predictions=_predictions(instrument, leaders, rules),
@@ -253,11 +255,10 @@ def _spread(
     dimension_id: str,
     name: str,
     figures: CohortFigures[Any],
+    leaders: Sequence[Placing],
     rules: Rules,
 ) -> DimensionSpread:
-    values = sorted(
-        f.others[dimension_id] for f in figures.leaders.values() if dimension_id in f.others
-    )
+    values = sorted(f.others[dimension_id] for f in leaders if dimension_id in f.others)
     distribution = figures.distributions.get(dimension_id)
     shown = len(values) >= rules.others_minimum and distribution is not None
     reliability = figures.reliability.get(dimension_id)
@@ -273,9 +274,7 @@ def _spread(
             )
         else:
             alpha_note = "Not computed: the answers do not vary enough."
-    types = [
-        f.agreement[dimension_id] for f in figures.leaders.values() if dimension_id in f.agreement
-    ]
+    types = [f.agreement[dimension_id] for f in leaders if dimension_id in f.agreement]
     agreement_counts: list[int] = []
     agreement_note = None
     if len(types) >= rules.others_minimum:
@@ -315,7 +314,7 @@ def _spread(
 
 
 def _predictions(
-    instrument: Instrument, leaders: Sequence[LeaderFigures], rules: Rules
+    instrument: Instrument, leaders: Sequence[Placing], rules: Rules
 ) -> list[PredictionSpread]:
     """Per capability, the absolute errors of the leaders' predictions; overall, each leader's
     mean absolute prediction error (PRODUCT §5). Medians only, from enough leaders."""
@@ -324,8 +323,8 @@ def _predictions(
         made = [f.predictions[dimension.id] for f in leaders if dimension.id in f.predictions]
         errors = [abs(p.error) for p in made if p.error is not None]
         rows.append(_prediction_spread(dimension.name, len(made), errors, rules))
-    predictors = [f for f in leaders if f.predictions]
-    means = [f.prediction_error for f in predictors if f.prediction_error is not None]
+    predictors = [f.predictions for f in leaders if f.predictions]
+    means = [e for e in map(mean_absolute_prediction_error, predictors) if e is not None]
     rows.append(_prediction_spread("All capabilities", len(predictors), means, rules))
     return rows
 
