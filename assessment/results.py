@@ -88,16 +88,18 @@ def cohort_results(
     session: Session,
     cohort: Cohort,
     *,
+    instrument: Instrument | None = None,
     response_ids: Mapping[int, Collection[str]] | None = None,
     profiles: bool = True,
 ) -> CohortResults:
     """Score a whole cohort, place every leader in it and in the reference data, assign profiles.
 
-    ``response_ids`` limits chosen leaders to the responses their report may use (after a
-    release, see :func:`assessment.core.disclosure.regeneration_responses`). ``profiles=False`` skips
-    the profile model (it needs the whole reference population, which may be large).
+    ``instrument`` is the cohort's, when the caller has read it already. ``response_ids``
+    limits chosen leaders to the responses their report may use (after a release, see
+    :func:`assessment.core.disclosure.regeneration_responses`). ``profiles=False`` skips the
+    profile model (it needs the whole reference population, which may be large).
     """
-    instrument = cohort_instrument(cohort)
+    instrument = instrument or cohort_instrument(cohort)
     rules = scoring_rules(cohort, instrument)
     same = _same_instrument(session, cohort)
     norms = {c.id: _norms_of(session, c) for c in same}
@@ -116,7 +118,7 @@ def cohort_results(
         )
     }
     if profiles:
-        population = [figures.placings, *(n.leaders for n in norms.values())]
+        population: _Population = [figures.placings, *(n.leaders for n in norms.values())]
         found = _profiles(session, cohort, instrument, figures, population)
     else:
         found = Profiles(None, None, False, {})
