@@ -65,24 +65,52 @@ class GroupCompletion:
 
 @dataclass(frozen=True)
 class DimensionSpread:
+    """One capability's distribution and alpha: numbers at full precision (the chart places its
+    marks with them), printed with two decimals by the properties the tables read."""
+
     id: str
     name: str
     n: int  # leaders with an Others score shown
     shown: bool  # enough leaders to print the distribution
-    values: list[float]  # sorted, full precision, for the chart only; empty unless shown
-    mean: str | None
-    sd: str | None
-    median: str | None
-    lowest: str | None
-    highest: str | None
+    values: list[float]  # sorted; empty unless shown
+    mean_value: float | None  # None unless shown, like the SD and the median
+    sd_value: float | None
+    median_value: float | None
     note: str | None
-    alpha: str | None
     alpha_value: float | None
     alpha_n: int
     n_items: int
     alpha_note: str | None
     agreement_counts: list[int]  # in AGREEMENT_LABELS order; empty when not shown
     agreement_note: str | None
+
+    @property
+    def mean(self) -> str | None:
+        return _printed(self.mean_value)
+
+    @property
+    def sd(self) -> str | None:
+        return _printed(self.sd_value)
+
+    @property
+    def median(self) -> str | None:
+        return _printed(self.median_value)
+
+    @property
+    def lowest(self) -> str | None:
+        return _printed(self.values[0] if self.values else None)
+
+    @property
+    def highest(self) -> str | None:
+        return _printed(self.values[-1] if self.values else None)
+
+    @property
+    def alpha(self) -> str | None:
+        return _printed(self.alpha_value)
+
+
+def _printed(value: float | None) -> str | None:
+    return None if value is None else number(value)
 
 
 @dataclass(frozen=True)
@@ -105,7 +133,7 @@ class ProfileRow:
 
 @dataclass(frozen=True)
 class CohortReport(Provenance):
-    """Everything the cohort report prints, already aggregated, labelled and rounded."""
+    """Everything the cohort report prints, already aggregated and labelled."""
 
     kind: ClassVar[tuple[str, ...]] = ("cohort report",)
 
@@ -291,11 +319,9 @@ def _spread(
         n=len(values),
         shown=shown,
         values=values if shown else [],
-        mean=number(distribution.mean) if shown and distribution.mean is not None else None,
-        sd=number(distribution.sd) if shown and distribution.sd is not None else None,
-        median=number(distribution.median) if shown and distribution.median is not None else None,
-        lowest=number(values[0]) if shown else None,
-        highest=number(values[-1]) if shown else None,
+        mean_value=distribution.mean if shown else None,
+        sd_value=distribution.sd if shown else None,
+        median_value=distribution.median if shown else None,
         note=None
         if shown
         else (
@@ -303,7 +329,6 @@ def _spread(
             f"printed from {rules.others_minimum} leaders, so that no one leader's score can be "
             "read from it."
         ),
-        alpha=number(alpha) if alpha is not None else None,
         alpha_value=alpha,
         alpha_n=alpha_n,
         n_items=n_items,
