@@ -272,10 +272,17 @@ def filter_progress(
 
 
 def completion(
-    session: Session, cohort: Cohort, leaders: Sequence[Leader] | None = None
+    session: Session,
+    cohort: Cohort,
+    leaders: Sequence[Leader] | None = None,
+    *,
+    instrument: Instrument | None = None,
 ) -> list[LeaderProgress]:
-    """Completion per leader and rater group, counted from invitation statuses (never answers)."""
-    instrument = cohort_instrument(cohort)
+    """Completion per leader and rater group, counted from invitation statuses (never answers).
+
+    ``instrument`` is the cohort's, when the caller has read it already.
+    """
+    instrument = instrument or cohort_instrument(cohort)
     leaders = cohort.leaders if leaders is None else leaders
     rows = session.execute(
         select(Invitation.leader_id, Invitation.relationship_, Invitation.status, func.count())

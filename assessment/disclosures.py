@@ -27,7 +27,7 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
@@ -48,6 +48,9 @@ from assessment.models import (
     utcnow,
 )
 from assessment.responses import leader_responses_by_id
+
+if TYPE_CHECKING:
+    from assessment.results import CohortResults
 
 
 class CohortOpen(CohortError):
@@ -87,12 +90,17 @@ class Decision:
 
 
 def decide(
-    session: Session, cohort: Cohort, leader_ids: Collection[int] | None = None
+    session: Session,
+    cohort: Cohort,
+    leader_ids: Collection[int] | None = None,
+    *,
+    instrument: Instrument | None = None,
 ) -> dict[int, Decision]:
     """The responses each leader's next disclosure may use (all leaders, or ``leader_ids``).
 
     Reads every leader's response ids and disclosed sets in two queries; a leader's answers
-    are read only when new responses arrived after an earlier disclosure and must be weighed.
+    (and the cohort's instrument, unless given as ``instrument``) are read only when new
+    responses arrived after an earlier disclosure and must be weighed.
     """
     if cohort.is_open:
         raise CohortOpen(cohort)
@@ -116,7 +124,7 @@ def decide(
         .order_by(ResponseSet.id)
     ):
         history.setdefault(leader_id, []).append(ids)
-    ruled: tuple[Instrument, Rules] | None = None  # read once, for the first leader needing it
+    rules: Rules | None = None
     decisions: dict[int, Decision] = {}
     for leader_id in chosen:
         now = frozenset(current[leader_id])
@@ -124,10 +132,8 @@ def decide(
         if not earlier or any(frozenset(ids) == now for ids in earlier):
             decisions[leader_id] = Decision(leader_id, now, counts=_counts(now, group))
             continue
-        if ruled is None:
-            instrument = cohort_instrument(cohort)
-            ruled = (instrument, Rules.from_instrument(instrument))
-        instrument, rules = ruled
+        instrument = instrument or cohort_instrument(cohort)
+        rules = rules or Rules.from_instrument(instrument)
         leader = session.get_one(Leader, leader_id)
         regeneration = regeneration_responses(
             instrument, leader_responses_by_id(session, leader), earlier, rules
@@ -357,16 +363,34 @@ SCORE_FORMATS = {
 }
 
 
+def _decided(
+    session: Session, cohort: Cohort
+) -> tuple[dict[int, Decision], Callable[[], CohortResults]]:
+    """Each leader's decided responses for a disclosure of the cohort's figures, and the
+    cohort's results from exactly those, worked out only when called (an artefact already
+    stored needs none); the cohort's instrument is read once for both."""
+    from assessment.results import cohort_results
+
+    instrument = cohort_instrument(cohort)
+    decisions = decide(session, cohort, instrument=instrument)
+
+    def results() -> CohortResults:
+        return cohort_results(
+            session, cohort, instrument=instrument, response_ids=limits(decisions)
+        )
+
+    return decisions, results
+
+
 def scores(session: Session, cohort: Cohort, fmt: str, *, actor: str) -> Artefact:
     """The cohort's scores export (``cl360 scores export``, the coach's CSV and XLSX)."""
     from assessment import exports, transfer
-    from assessment.results import cohort_results
 
     kind, media_type = SCORE_FORMATS[fmt]
-    decisions = decide(session, cohort)
+    decisions, decided_results = _decided(session, cohort)
 
     def make() -> Made:
-        results = cohort_results(session, cohort, response_ids=limits(decisions))
+        results = decided_results()
         filename = f"{cohort.slug}-scores.{fmt}"
         if fmt == "xlsx":
             return Made(
@@ -384,16 +408,14 @@ def scores(session: Session, cohort: Cohort, fmt: str, *, actor: str) -> Artefac
 def leader_pdf(session: Session, leader: Leader, *, actor: str) -> Artefact:
     """A leader's report as the coach downloads it, or as it is released to the leader."""
     from assessment.reporting import leader_report, report_filename
-    from assessment.results import cohort_results
     from reports.render import render_pdf
 
     cohort = leader.cohort
-    decisions = decide(session, cohort)
+    decisions, results = _decided(session, cohort)
 
     def make() -> Made:
-        results = cohort_results(session, cohort, response_ids=limits(decisions))
         report = leader_report(
-            session, leader, results=results, response_ids=decisions[leader.id].response_ids
+            session, leader, results=results(), response_ids=decisions[leader.id].response_ids
         )
         return Made(render_pdf(report), "application/pdf", report_filename(leader))
 
@@ -414,14 +436,12 @@ def pdf_disclosure(
 def cohort_pdf(session: Session, cohort: Cohort, *, actor: str) -> Artefact:
     """The coach's cohort report."""
     from assessment.reporting import cohort_report_data, cohort_report_filename
-    from assessment.results import cohort_results
     from reports.render import render_pdf
 
-    decisions = decide(session, cohort)
+    decisions, results = _decided(session, cohort)
 
     def make() -> Made:
-        results = cohort_results(session, cohort, response_ids=limits(decisions))
-        pdf = render_pdf(cohort_report_data(session, cohort, results=results))
+        pdf = render_pdf(cohort_report_data(session, cohort, results=results()))
         return Made(pdf, "application/pdf", cohort_report_filename(cohort))
 
     kind, subset, variant = pdf_disclosure(decisions, None)

@@ -20,16 +20,9 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Email, EqualTo, InputRequired, Length, NumberRange, Optional
 
 from assessment.core.instruments import Instrument
+from assessment.core.planning import MAX_PLAN_LENGTH, PLANNING_QUESTIONS
 from assessment.core.text import TextError, free_text, one_line
 from assessment.models import Relationship
-
-RELATIONSHIP_LABELS = {
-    Relationship.SELF: "The leader (self-assessment)",
-    Relationship.MANAGER: "Manager",
-    Relationship.PEER: "Peer",
-    Relationship.DIRECT_REPORT: "Direct report",
-    Relationship.OTHER: "Other colleague",
-}
 
 
 class LineField(StringField):
@@ -98,7 +91,7 @@ class LeaderForm(FlaskForm):
 class InvitationForm(FlaskForm):
     relationship = SelectField(
         "Relationship to the leader",
-        choices=[SelectChoice(r.value, label) for r, label in RELATIONSHIP_LABELS.items()],
+        choices=[SelectChoice(r.value, r.label) for r in Relationship],
         validators=[InputRequired()],
     )
     rater_name = LineField("Rater's name (optional)", validators=[Optional(), Length(max=200)])
@@ -158,16 +151,19 @@ class RedactionForm(FlaskForm):
 
 
 class PlanForm(FlaskForm):
-    purpose = FreeTextField("What is your leadership for?", validators=[Length(max=8000)])
-    pressure = FreeTextField(
-        "What do I notice in myself under pressure?", validators=[Length(max=8000)]
+    """A text area per question of the model, named by the plan column that keeps its answer
+    (the fields are added below, from the one list of the questions)."""
+
+
+for _question in PLANNING_QUESTIONS:
+    setattr(
+        PlanForm,
+        _question.key,
+        FreeTextField(_question.question, validators=[Length(max=MAX_PLAN_LENGTH)]),
     )
-    courage = FreeTextField("Where do I need courage?", validators=[Length(max=8000)])
+del _question
 
 
 def observer_choices(instrument: Instrument) -> list[SelectChoice]:
     """The rater groups a nomination or a decision may name: the instrument's observer groups."""
-    return [
-        SelectChoice(g.id, RELATIONSHIP_LABELS[Relationship(g.id)])
-        for g in instrument.observer_groups
-    ]
+    return [SelectChoice(g.id, Relationship(g.id).label) for g in instrument.observer_groups]

@@ -24,6 +24,7 @@ from babel.support import NullTranslations, Translations
 from sqlalchemy.orm import Session
 
 from assessment.config import PROJECT_ROOT, MailSettings
+from assessment.core.planning import PLANNING_QUESTIONS
 from assessment.database import Database
 from assessment.models import (
     Cohort,
@@ -275,8 +276,7 @@ def report_ready_message(leader: Leader, link: str) -> Message:
         f"Hello {leader.name},\n\n"
         f"Your report for {leader.cohort.name} has been released to you. Open your personal "
         "page to read it and to write your development plan on the three questions of the model: "
-        "What is your leadership for? What do I notice in myself under pressure? "
-        "Where do I need courage?\n\n"
+        f"{' '.join(q.question for q in PLANNING_QUESTIONS)}\n\n"
         f"{link}\n\n"
         "This link is personal: please do not forward it. Links we sent you before still work.\n"
     )

@@ -33,6 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from assessment.core.instruments import Relationship
 from assessment.database import Base
 
 
@@ -42,16 +43,6 @@ def utcnow() -> datetime:
 
 def new_session_key() -> str:
     return secrets.token_urlsafe(24)
-
-
-class Relationship(enum.StrEnum):
-    """Who a rater is to the leader; the ids instruments use for their rater groups."""
-
-    SELF = "self"
-    MANAGER = "manager"
-    PEER = "peer"
-    DIRECT_REPORT = "direct_report"
-    OTHER = "other"
 
 
 class CohortStatus(enum.StrEnum):

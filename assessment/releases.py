@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, defer
 
 from assessment import audit
 from assessment.cohorts import CohortError, cohort_instrument
+from assessment.core.planning import MAX_PLAN_LENGTH, PLANNING_QUESTIONS
 from assessment.core.scoring import Rules
 from assessment.core.text import free_text
 from assessment.disclosures import (
@@ -44,13 +45,6 @@ from assessment.models import (
     ReportRelease,
     utcnow,
 )
-
-PLAN_QUESTIONS = {
-    "purpose": "What is your leadership for?",
-    "pressure": "What do I notice in myself under pressure?",
-    "courage": "Where do I need courage?",
-}
-MAX_PLAN_LENGTH = 8000
 
 
 def releases_of(session: Session, leader: Leader) -> list[ReportRelease]:
@@ -162,7 +156,7 @@ def save_plan(session: Session, leader: Leader, answers: Mapping[str, str]) -> D
     """The leader's goals on the three questions of the model; only after their report is out."""
     if latest_release(session, leader) is None:
         raise CohortError("the development plan opens when your report has been released")
-    values = {key: free_text(answers.get(key) or "") for key in PLAN_QUESTIONS}
+    values = {q.key: free_text(answers.get(q.key) or "") for q in PLANNING_QUESTIONS}
     if any(len(v) > MAX_PLAN_LENGTH for v in values.values()):
         raise CohortError(f"please keep each answer under {MAX_PLAN_LENGTH} characters")
     plan = development_plan(session, leader)

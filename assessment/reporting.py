@@ -101,7 +101,7 @@ def cohort_report_data(
             invited={"self": 1, **{g.group: g.invited for g in p.groups}},
             submitted={"self": int(p.self_done), **{g.group: g.submitted for g in p.groups}},
         )
-        for p in completion(session, cohort)
+        for p in completion(session, cohort, instrument=results.instrument)
     ]
     profiles = results.profiles
     return cohort_report(

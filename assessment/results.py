@@ -15,7 +15,7 @@ the cohort itself.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,7 +31,14 @@ from assessment.core.profiles import (
     TooFewLeaders,
     feature_matrix,
 )
-from assessment.core.psychometrics import Baseline, CohortFigures, cohort_figures, place_leaders
+from assessment.core.psychometrics import (
+    Baseline,
+    CohortFigures,
+    Norms,
+    ShownScores,
+    cohort_figures,
+    cohort_norms,
+)
 from assessment.core.scoring import Rules
 from assessment.models import Cohort, CohortStatus, Leader, ProfileModelRecord
 from assessment.responses import cohort_predictions, cohort_response_table
@@ -81,30 +88,27 @@ def cohort_results(
     session: Session,
     cohort: Cohort,
     *,
+    instrument: Instrument | None = None,
     response_ids: Mapping[int, Collection[str]] | None = None,
     profiles: bool = True,
 ) -> CohortResults:
     """Score a whole cohort, place every leader in it and in the reference data, assign profiles.
 
-    ``response_ids`` limits chosen leaders to the responses their report may use (after a
-    release, see :func:`assessment.core.disclosure.regeneration_responses`). ``profiles=False`` skips
-    the profile model (it needs the whole reference population, which may be large).
+    ``instrument`` is the cohort's, when the caller has read it already. ``response_ids``
+    limits chosen leaders to the responses their report may use (after a release, see
+    :func:`assessment.core.disclosure.regeneration_responses`). ``profiles=False`` skips the
+    profile model (it needs the whole reference population, which may be large).
     """
-    instrument = cohort_instrument(cohort)
+    instrument = instrument or cohort_instrument(cohort)
     rules = scoring_rules(cohort, instrument)
-    own = cohort_figures(
-        instrument, cohort_response_table(session, cohort.id, instrument, response_ids), rules
-    )
     same = _same_instrument(session, cohort)
-    others = {c.id: _figures_of(session, c) for c in same}
-    reference = _reference_values(instrument, [own, *others.values()])
-    baselines = _baselines(session, cohort, same, others)
-    figures = place_leaders(
+    norms = {c.id: _norms_of(session, c) for c in same}
+    figures = cohort_figures(
         instrument,
-        own.scored,
-        own.reliability,
-        reference=reference,
-        baselines=baselines,
+        cohort_response_table(session, cohort.id, instrument, response_ids),
+        rules,
+        reference=_reference_values(instrument, norms),
+        baselines=_baselines(session, cohort, same, norms),
         predictions=cohort_predictions(session, cohort.id, response_ids),
     )
     leaders = {
@@ -114,7 +118,8 @@ def cohort_results(
         )
     }
     if profiles:
-        found = _profiles(session, cohort, instrument, figures, [own, *others.values()])
+        population: _Population = [figures.placings, *(n.leaders for n in norms.values())]
+        found = _profiles(session, cohort, instrument, figures, population)
     else:
         found = Profiles(None, None, False, {})
     return CohortResults(cohort.slug, cohort.name, instrument, rules, leaders, figures, found)
@@ -140,10 +145,10 @@ def _same_instrument(session: Session, cohort: Cohort) -> list[Cohort]:
     )
 
 
-def _figures_of(session: Session, cohort: Cohort) -> CohortFigures[int]:
-    """A cohort scored on its own (its own rules): its norms, SD, alpha and Others scores."""
+def _norms_of(session: Session, cohort: Cohort) -> Norms[int]:
+    """A cohort scored on its own (its own rules), for the norms and baselines of the others."""
     instrument = cohort_instrument(cohort)
-    return cohort_figures(
+    return cohort_norms(
         instrument,
         cohort_response_table(session, cohort.id, instrument),
         scoring_rules(cohort, instrument),
@@ -151,13 +156,14 @@ def _figures_of(session: Session, cohort: Cohort) -> CohortFigures[int]:
 
 
 def _reference_values(
-    instrument: Instrument, cohorts: list[CohortFigures[int]]
+    instrument: Instrument, norms: Mapping[int, Norms[int]]
 ) -> dict[str, list[float]]:
+    """The other cohorts' shown Others scores per dimension (the cohort adds its own)."""
     return {
         d.id: [
             leader.others[d.id]
-            for figures in cohorts
-            for leader in figures.placings.values()
+            for other in norms.values()
+            for leader in other.leaders.values()
             if d.id in leader.others
         ]
         for d in instrument.dimensions
@@ -165,10 +171,7 @@ def _reference_values(
 
 
 def _baselines(
-    session: Session,
-    cohort: Cohort,
-    same: list[Cohort],
-    others: Mapping[int, CohortFigures[int]],
+    session: Session, cohort: Cohort, same: list[Cohort], norms: Mapping[int, Norms[int]]
 ) -> dict[int, Baseline]:
     """Each leader's most recent earlier cohort on the same instrument, matched by email
     (case-insensitive)."""
@@ -190,7 +193,7 @@ def _baselines(
             leader_id = ours.get(email)
             if leader_id is None or leader_id in found:
                 continue
-            baseline = others[previous.id].baseline(previous_id, previous.name)
+            baseline = norms[previous.id].baseline(previous_id, previous.name)
             if baseline is not None:
                 found[leader_id] = baseline
     return found
@@ -214,14 +217,18 @@ def stored_profile_model(session: Session, cohort: Cohort) -> ProfileModel | Non
     return ProfileModel.from_data(record.model) if record else None
 
 
-def _reference_features(instrument: Instrument, cohorts: list[CohortFigures[int]]) -> np.ndarray:
+_Population = Sequence[Mapping[int, ShownScores]]
+"""The reference population of the profiles: each cohort's leaders with their shown scores."""
+
+
+def _reference_features(instrument: Instrument, cohorts: _Population) -> np.ndarray:
     """One feature row per leader of the reference population with every feature shown."""
     dimension_ids = [d.id for d in instrument.dimensions]
-    rows = [feature_matrix(figures.placings, dimension_ids)[1] for figures in cohorts]
+    rows = [feature_matrix(leaders, dimension_ids)[1] for leaders in cohorts]
     return np.vstack(rows) if rows else np.empty((0, 2 * len(dimension_ids)))
 
 
-def _fit(instrument: Instrument, cohorts: list[CohortFigures[int]]) -> ProfileModel | TooFewLeaders:
+def _fit(instrument: Instrument, cohorts: _Population) -> ProfileModel | TooFewLeaders:
     # scikit-learn is imported here, on the first fit, not with the app: every other path
     # (pages, exports, the CLI) assigns leaders to a stored model with NumPy alone.
     from assessment.core.profile_fitting import fit_profiles
@@ -241,7 +248,7 @@ def _profiles(
     cohort: Cohort,
     instrument: Instrument,
     figures: CohortFigures[int],
-    cohorts: list[CohortFigures[int]],
+    cohorts: _Population,
 ) -> Profiles:
     model = stored_profile_model(session, cohort)
     persisted = model is not None
@@ -260,7 +267,7 @@ def fit_profile_model(session: Session, cohort: Cohort) -> ProfileModel | TooFew
     until it is fitted again. Stores nothing when there are too few leaders. Only flushes.
     """
     instrument = cohort_instrument(cohort)
-    cohorts = [_figures_of(session, c) for c in [cohort, *_same_instrument(session, cohort)]]
+    cohorts = [_norms_of(session, c).leaders for c in [cohort, *_same_instrument(session, cohort)]]
     fitted = _fit(instrument, cohorts)
     if isinstance(fitted, ProfileModel):
         session.add(

@@ -20,6 +20,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from assessment.core.instruments import Instrument, Item
+from assessment.core.planning import PLANNING_QUESTIONS, PlanningQuestion
 from assessment.core.scoring import (
     COMBINED,
     DISAGREEMENT_BELOW,
@@ -40,29 +41,6 @@ REPORT_TITLE = "Individual development report"
 RANKED_ITEMS = 5
 MINUS = "\u2212"
 EN_DASH = "\u2013"
-
-#: The three questions of the model (PRODUCT §1), one per capability, each with a prompt.
-PLANNING_QUESTIONS: tuple[tuple[str, str, str], ...] = (
-    (
-        "Purpose",
-        "What is your leadership for?",
-        "Write your answer in your own words, then name one decision in the coming month that it "
-        "should shape.",
-    ),
-    (
-        "Self-awareness",
-        "What do I notice in myself under pressure?",
-        "Recall a recent pressured moment. What did you think and feel before you acted, and what "
-        "would a pause have changed?",
-    ),
-    (
-        "Courage",
-        "Where do I need courage?",
-        "Name one place where acting on your purpose would be unpopular with those in authority, "
-        "and the first step you will take.",
-    ),
-)
-
 
 # -- the data a report prints ---------------------------------------------------------------
 
@@ -181,13 +159,6 @@ class CountRow:
     label: str
     responses: int
     shown_as: str
-
-
-@dataclass(frozen=True)
-class PlanningQuestion:
-    capability: str
-    question: str
-    prompt: str
 
 
 @dataclass(frozen=True)
@@ -487,7 +458,7 @@ def individual_report(
         manager_note=_manager_note(scores, rules, manager_shown) if manager_not_anonymous else None,
         manager_identifiable=manager_not_anonymous and manager_shown,
         response_counts=_response_counts(instrument, scores, rules),
-        planning_questions=[PlanningQuestion(*q) for q in PLANNING_QUESTIONS],
+        planning_questions=list(PLANNING_QUESTIONS),
         has_reversed_items=any(item.reverse for item in instrument.items),
         standing=_standing(instrument, scores, placement),
     )

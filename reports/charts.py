@@ -347,8 +347,7 @@ def distribution_chart(report: CohortReport) -> Markup:
                     lane = min(range(3), key=lambda i: lanes[i])
                 lanes[lane] = x
                 dots.append({"x": x, "y": round(centre + (lane - 1) * 8, 2)})
-        mean = _spread_value(dimension.mean)
-        sd = _spread_value(dimension.sd)
+        mean, sd, median = dimension.mean_value, dimension.sd_value, dimension.median_value
         rows.append(
             {
                 "name": dimension.name,
@@ -356,7 +355,7 @@ def distribution_chart(report: CohortReport) -> Markup:
                 "y": round(y, 2),
                 "centre": round(centre, 2),
                 "dots": dots,
-                "median": axis.x(float(dimension.median)) if dimension.median else None,
+                "median": axis.x(median) if median is not None else None,
                 "mean": axis.x(mean) if mean is not None else None,
                 "sd_from": axis.x(mean - sd) if mean is not None and sd is not None else None,
                 "sd_to": axis.x(mean + sd) if mean is not None and sd is not None else None,
@@ -390,10 +389,6 @@ def distribution_chart(report: CohortReport) -> Markup:
         )
         + " The table below gives the same figures.",
     )
-
-
-def _spread_value(text: str | None) -> float | None:
-    return float(text) if text else None
 
 
 def completion_chart(report: CohortReport) -> Markup:

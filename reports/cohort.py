@@ -23,12 +23,13 @@ from datetime import date
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from assessment.core.instruments import Instrument
+from assessment.core.psychometrics import mean_absolute_prediction_error
 from assessment.core.scoring import Rules
 from reports.build import AGREEMENT_LABELS, Provenance, number, percent, provenance
 
 if TYPE_CHECKING:  # only types: building a report must not import scikit-learn
     from assessment.core.profiles import Assignment, ProfileModel
-    from assessment.core.psychometrics import CohortFigures, LeaderFigures
+    from assessment.core.psychometrics import CohortFigures, Placing
 
 COHORT_REPORT_TITLE = "Cohort report"
 ALPHA_ACCEPTABLE = 0.7
@@ -64,24 +65,52 @@ class GroupCompletion:
 
 @dataclass(frozen=True)
 class DimensionSpread:
+    """One capability's distribution and alpha: numbers at full precision (the chart places its
+    marks with them), printed with two decimals by the properties the tables read."""
+
     id: str
     name: str
     n: int  # leaders with an Others score shown
     shown: bool  # enough leaders to print the distribution
-    values: list[float]  # sorted, full precision, for the chart only; empty unless shown
-    mean: str | None
-    sd: str | None
-    median: str | None
-    lowest: str | None
-    highest: str | None
+    values: list[float]  # sorted; empty unless shown
+    mean_value: float | None  # None unless shown, like the SD and the median
+    sd_value: float | None
+    median_value: float | None
     note: str | None
-    alpha: str | None
     alpha_value: float | None
     alpha_n: int
     n_items: int
     alpha_note: str | None
     agreement_counts: list[int]  # in AGREEMENT_LABELS order; empty when not shown
     agreement_note: str | None
+
+    @property
+    def mean(self) -> str | None:
+        return _printed(self.mean_value)
+
+    @property
+    def sd(self) -> str | None:
+        return _printed(self.sd_value)
+
+    @property
+    def median(self) -> str | None:
+        return _printed(self.median_value)
+
+    @property
+    def lowest(self) -> str | None:
+        return _printed(self.values[0] if self.values else None)
+
+    @property
+    def highest(self) -> str | None:
+        return _printed(self.values[-1] if self.values else None)
+
+    @property
+    def alpha(self) -> str | None:
+        return _printed(self.alpha_value)
+
+
+def _printed(value: float | None) -> str | None:
+    return None if value is None else number(value)
 
 
 @dataclass(frozen=True)
@@ -104,7 +133,7 @@ class ProfileRow:
 
 @dataclass(frozen=True)
 class CohortReport(Provenance):
-    """Everything the cohort report prints, already aggregated, labelled and rounded."""
+    """Everything the cohort report prints, already aggregated and labelled."""
 
     kind: ClassVar[tuple[str, ...]] = ("cohort report",)
 
@@ -158,14 +187,14 @@ def cohort_report(
 ) -> CohortReport:
     """The data of a cohort report.
 
-    ``figures`` is what :func:`assessment.core.psychometrics.cohort_figures` (or
-    :func:`~assessment.core.psychometrics.place_leaders`) returned for the cohort; ``profile_model``
-    and ``assignments`` the profile model and the cohort's leaders assigned to it, or
+    ``figures`` is what :func:`assessment.core.psychometrics.cohort_figures` returned for the
+    cohort; ``profile_model`` and ``assignments`` the profile model and the cohort's leaders
+    assigned to it, or
     ``profiles_unavailable`` the reason there is none (for example
     :attr:`assessment.core.profiles.TooFewLeaders.message`).
     """
     rules = rules or Rules.from_instrument(instrument)
-    leaders = list(figures.leaders.values())
+    leaders = list(figures.placings.values())
     assignments = assignments or {}
     counts = [0] * (profile_model.k if profile_model else 0)
     for assignment in assignments.values():
@@ -189,14 +218,15 @@ def cohort_report(
         last_anchor=instrument.scale.anchors[-1],
         n_leaders=len(tallies),
         self_done=sum(1 for t in tallies if t.submitted.get("self", 0) > 0),
-        with_observer_scores=sum(1 for f in leaders if f.scores.others is not None),
+        with_observer_scores=sum(1 for s in figures.scored.values() if s.others is not None),
         observer_responses=sum(
             n for t in tallies for group, n in t.submitted.items() if group != "self"
         ),
         others_minimum=rules.others_minimum,
         completion=_completion(instrument, tallies, rules),
         dimensions=[
-            _spread(instrument, d.id, d.name, figures, rules) for d in instrument.dimensions
+            _spread(instrument, d.id, d.name, figures, leaders, rules)
+            for d in instrument.dimensions
         ],
         agreement_labels=list(AGREEMENT_LABELS.values()),
         predictions=_predictions(instrument, leaders, rules),
@@ -253,11 +283,10 @@ def _spread(
     dimension_id: str,
     name: str,
     figures: CohortFigures[Any],
+    leaders: Sequence[Placing],
     rules: Rules,
 ) -> DimensionSpread:
-    values = sorted(
-        f.others[dimension_id] for f in figures.leaders.values() if dimension_id in f.others
-    )
+    values = sorted(f.others[dimension_id] for f in leaders if dimension_id in f.others)
     distribution = figures.distributions.get(dimension_id)
     shown = len(values) >= rules.others_minimum and distribution is not None
     reliability = figures.reliability.get(dimension_id)
@@ -273,9 +302,7 @@ def _spread(
             )
         else:
             alpha_note = "Not computed: the answers do not vary enough."
-    types = [
-        f.agreement[dimension_id] for f in figures.leaders.values() if dimension_id in f.agreement
-    ]
+    types = [f.agreement[dimension_id] for f in leaders if dimension_id in f.agreement]
     agreement_counts: list[int] = []
     agreement_note = None
     if len(types) >= rules.others_minimum:
@@ -292,11 +319,9 @@ def _spread(
         n=len(values),
         shown=shown,
         values=values if shown else [],
-        mean=number(distribution.mean) if shown and distribution.mean is not None else None,
-        sd=number(distribution.sd) if shown and distribution.sd is not None else None,
-        median=number(distribution.median) if shown and distribution.median is not None else None,
-        lowest=number(values[0]) if shown else None,
-        highest=number(values[-1]) if shown else None,
+        mean_value=distribution.mean if shown else None,
+        sd_value=distribution.sd if shown else None,
+        median_value=distribution.median if shown else None,
         note=None
         if shown
         else (
@@ -304,7 +329,6 @@ def _spread(
             f"printed from {rules.others_minimum} leaders, so that no one leader's score can be "
             "read from it."
         ),
-        alpha=number(alpha) if alpha is not None else None,
         alpha_value=alpha,
         alpha_n=alpha_n,
         n_items=n_items,
@@ -315,7 +339,7 @@ def _spread(
 
 
 def _predictions(
-    instrument: Instrument, leaders: Sequence[LeaderFigures], rules: Rules
+    instrument: Instrument, leaders: Sequence[Placing], rules: Rules
 ) -> list[PredictionSpread]:
     """Per capability, the absolute errors of the leaders' predictions; overall, each leader's
     mean absolute prediction error (PRODUCT §5). Medians only, from enough leaders."""
@@ -324,8 +348,8 @@ def _predictions(
         made = [f.predictions[dimension.id] for f in leaders if dimension.id in f.predictions]
         errors = [abs(p.error) for p in made if p.error is not None]
         rows.append(_prediction_spread(dimension.name, len(made), errors, rules))
-    predictors = [f for f in leaders if f.predictions]
-    means = [f.prediction_error for f in predictors if f.prediction_error is not None]
+    predictors = [f.predictions for f in leaders if f.predictions]
+    means = [e for e in map(mean_absolute_prediction_error, predictors) if e is not None]
     rows.append(_prediction_spread("All capabilities", len(predictors), means, rules))
     return rows
 

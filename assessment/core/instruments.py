@@ -9,16 +9,52 @@ Nothing here knows about Flask or the database: a cohort stores :meth:`Instrumen
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetPydanticSchema,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import core_schema
 
-RATER_GROUPS = ("self", "manager", "peer", "direct_report", "other")
+
+class Relationship(enum.StrEnum):
+    """Who a rater is to the leader: the ids instruments give their rater groups, in the order
+    scoring numbers them (self first)."""
+
+    SELF = "self"
+    MANAGER = "manager"
+    PEER = "peer"
+    DIRECT_REPORT = "direct_report"
+    OTHER = "other"
+
+    @property
+    def label(self) -> str:
+        """The group's name on the coach's and the leader's pages (an instrument's own labels
+        are for its reports)."""
+        return _RELATIONSHIP_LABELS[self]
+
+
+_RELATIONSHIP_LABELS = {
+    Relationship.SELF: "The leader (self-assessment)",
+    Relationship.MANAGER: "Manager",
+    Relationship.PEER: "Peer",
+    Relationship.DIRECT_REPORT: "Direct report",
+    Relationship.OTHER: "Other colleague",
+}
+
+RATER_GROUPS = tuple(r.value for r in Relationship)
 OBSERVER_GROUPS = RATER_GROUPS[1:]
 IDENTIFIER = r"^[a-z][a-z0-9_-]*$"
 LEADER_PLACEHOLDER = "{leader}"
@@ -84,8 +120,15 @@ class OpenQuestion(_Strict):
         return self.observer.replace(LEADER_PLACEHOLDER, leader_name)
 
 
+# A plain string that must be one of the relationships, checked as a ``Literal`` of them is: an
+# enum field would also take bytes for text, and name its errors differently.
+RaterGroupId = Annotated[
+    str, GetPydanticSchema(lambda _type, _handler: core_schema.literal_schema(list(RATER_GROUPS)))
+]
+
+
 class RaterGroup(_Strict):
-    id: Literal["self", "manager", "peer", "direct_report", "other"]
+    id: RaterGroupId
     label: Text
     minimum: int = Field(ge=1, le=50)
 

@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from assessment.core.psychometrics import LeaderFigures, Placing
+from assessment.core.psychometrics import LeaderFigures, ShownScores
 
 K = TypeVar("K")
 
@@ -47,7 +47,7 @@ def feature_names(dimension_ids: Sequence[str]) -> list[str]:
 
 
 def leader_features(
-    figures: LeaderFigures | Placing, dimension_ids: Sequence[str]
+    figures: LeaderFigures | ShownScores, dimension_ids: Sequence[str]
 ) -> list[float] | None:
     """Others score and self-other gap per dimension, or ``None`` when any is not shown."""
     if not all(d in figures.others and d in figures.self_scores for d in dimension_ids):
@@ -58,7 +58,7 @@ def leader_features(
 
 
 def feature_matrix(
-    leaders: Mapping[K, LeaderFigures | Placing], dimension_ids: Sequence[str]
+    leaders: Mapping[K, LeaderFigures | ShownScores], dimension_ids: Sequence[str]
 ) -> tuple[list[K], np.ndarray]:
     """The leaders that have every feature, and their feature rows, in the mapping's order."""
     keys: list[K] = []
@@ -259,7 +259,9 @@ class ProfileModel:
         index, probability = self.assign_matrix(np.asarray([features], dtype=float))
         return Assignment(int(index[0]), self.names[int(index[0])], float(probability[0]))
 
-    def assign_leaders(self, leaders: Mapping[K, LeaderFigures | Placing]) -> dict[K, Assignment]:
+    def assign_leaders(
+        self, leaders: Mapping[K, LeaderFigures | ShownScores]
+    ) -> dict[K, Assignment]:
         """Assign every leader with all features shown; the others are left out."""
         keys, X = feature_matrix(leaders, self.dimension_ids)
         if not keys:

@@ -297,11 +297,18 @@ class LeaderFigures:
 
 
 @dataclass(frozen=True)
-class Placing:
-    """Where one leader stands: everything of :class:`LeaderFigures` except the scores."""
+class ShownScores:
+    """A leader's Others and self score per dimension, where the anonymity rules let them out:
+    all that norms and profiles take from a leader."""
 
     others: dict[str, float]
     self_scores: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Placing(ShownScores):
+    """Where one leader stands: everything of :class:`LeaderFigures` except the scores."""
+
     percentile_cohort: dict[str, float]
     percentile_reference: dict[str, float]
     agreement: dict[str, AgreementType]
@@ -330,18 +337,6 @@ class CohortFigures(Generic[K]):
     def leaders(self) -> Mapping[K, LeaderFigures]:
         return _Leaders(self)
 
-    def baseline(self, key: K, cohort: str) -> Baseline | None:
-        """This cohort's figures for one leader, as the baseline of a later re-assessment."""
-        placing = self.placings.get(key)
-        if placing is None or not placing.others:
-            return None
-        return Baseline(
-            cohort=cohort,
-            others=dict(placing.others),
-            sd={d: dist.sd for d, dist in self.distributions.items()},
-            alpha={d: r.alpha for d, r in self.reliability.items()},
-        )
-
 
 class _Leaders(Mapping[K, LeaderFigures]):
     """A cohort's :class:`LeaderFigures` by leader, each built on access."""
@@ -360,17 +355,59 @@ class _Leaders(Mapping[K, LeaderFigures]):
         return len(self._figures.placings)
 
 
-def shown_others(scores: LeaderScores) -> dict[str, float]:
-    """Others score per dimension, where the anonymity rules let it out."""
-    if scores.others is None:
-        return {}
-    return {d: stat.mean for d, stat in scores.others.dimensions.items()}
+@dataclass(frozen=True)
+class Norms(Generic[K]):
+    """What a cohort lends the other cohorts on its instrument version, and nothing more.
+
+    Its leaders' shown scores join their reference population (the reference percentile, the
+    profiles), and for a leader it assessed before, its spread and reliability are the
+    baseline of reliable change (:meth:`baseline`). Its own percentiles and agreement types
+    are not worked out: no other cohort's figures use them.
+    """
+
+    leaders: dict[K, ShownScores]
+    distributions: dict[str, Distribution]
+    reliability: dict[str, Reliability]
+
+    def baseline(self, key: K, cohort: str) -> Baseline | None:
+        """This cohort's figures for one leader, as the baseline of a later re-assessment."""
+        shown = self.leaders.get(key)
+        if shown is None or not shown.others:
+            return None
+        return Baseline(
+            cohort=cohort,
+            others=dict(shown.others),
+            sd={d: dist.sd for d, dist in self.distributions.items()},
+            alpha={d: r.alpha for d, r in self.reliability.items()},
+        )
 
 
-def _shown_self(scores: LeaderScores) -> dict[str, float]:
-    if scores.self_scores is None:
-        return {}
-    return {d: stat.mean for d, stat in scores.self_scores.dimensions.items()}
+def cohort_norms(instrument: Instrument, table: ResponseTable[K], rules: Rules) -> Norms[K]:
+    """A cohort scored on its own rules, for the norms and baselines of the others."""
+    shown = _shown_scores(score_leaders(instrument, table, rules))
+    return Norms(
+        leaders=shown,
+        distributions=_distributions(instrument, shown)[1],
+        reliability=table_reliability(instrument, table, rules.others_minimum),
+    )
+
+
+def _shown_scores(scored: ScoredLeaders[K]) -> dict[K, ShownScores]:
+    """Each leader's shown Others and self score per dimension, read straight from the
+    scoring arrays: no leader's figures are built for it."""
+    others, selves = scored.others_means(), scored.self_means()
+    return {key: ShownScores(others[key], selves[key]) for key in others}
+
+
+def _distributions(
+    instrument: Instrument, shown: Mapping[K, ShownScores]
+) -> tuple[dict[str, list[float]], dict[str, Distribution]]:
+    """Per dimension, the leaders' shown Others scores (sorted) and their distribution."""
+    values = {
+        d.id: sorted(s.others[d.id] for s in shown.values() if d.id in s.others)
+        for d in instrument.dimensions
+    }
+    return values, {d: Distribution.of(d, v) for d, v in values.items()}
 
 
 def cohort_figures(
@@ -385,11 +422,12 @@ def cohort_figures(
     """Score every leader of a cohort and place each one in it (PRODUCT §5).
 
     ``responses`` are the cohort's responses by leader (or already as a table).
-    ``reference`` holds, per dimension, the shown Others scores of every leader in all data on
-    the same instrument version (this cohort included); without it the cohort is its own
-    reference. ``baselines`` holds, per leader with an earlier cohort on the same instrument,
-    what reliable change needs from it (see :meth:`CohortFigures.baseline`). ``predictions``
-    holds, per leader who made any, their predicted Others score per dimension.
+    ``reference`` holds, per dimension, the shown Others scores of every leader of the other
+    cohorts in all data on the same instrument version (their :class:`Norms`); the cohort's own
+    leaders are always part of the reference, and without it they are all of it. ``baselines``
+    holds, per leader with an earlier cohort on the same instrument, what reliable change
+    needs from it (see :meth:`Norms.baseline`). ``predictions`` holds, per leader who made any,
+    their predicted Others score per dimension.
     """
     rules = rules or Rules.from_instrument(instrument)
     table = (
@@ -397,47 +435,35 @@ def cohort_figures(
         if isinstance(responses, ResponseTable)
         else ResponseTable.from_responses(instrument, responses)
     )
-    return place_leaders(
+    return _place_leaders(
         instrument,
         score_leaders(instrument, table, rules),
         table_reliability(instrument, table, rules.others_minimum),
         reference=reference,
-        baselines=baselines,
-        predictions=predictions,
+        baselines=baselines or {},
+        predictions=predictions or {},
     )
 
 
-def place_leaders(
+def _place_leaders(
     instrument: Instrument,
-    scored: Mapping[K, LeaderScores],
+    scored: ScoredLeaders[K],
     reliability: Mapping[str, Reliability],
     *,
-    reference: Mapping[str, Sequence[float]] | None = None,
-    baselines: Mapping[K, Baseline] | None = None,
-    predictions: Mapping[K, Mapping[str, float]] | None = None,
+    reference: Mapping[str, Sequence[float]] | None,
+    baselines: Mapping[K, Baseline],
+    predictions: Mapping[K, Mapping[str, float]],
 ) -> CohortFigures[K]:
-    """Norms, agreement types, reliable change and predictions for leaders already scored.
-
-    Split from :func:`cohort_figures` so that a cohort already scored can be placed again
-    against other reference data without scoring it twice.
-    """
-    dimension_ids = [d.id for d in instrument.dimensions]
-    if isinstance(scored, ScoredLeaders):  # straight from the arrays, no figure built
-        others, selves = scored.others_means(), scored.self_means()
-    else:
-        others = {key: shown_others(scores) for key, scores in scored.items()}
-        selves = {key: _shown_self(scores) for key, scores in scored.items()}
-    cohort_values = {d: sorted(o[d] for o in others.values() if d in o) for d in dimension_ids}
-    distributions = {d: Distribution.of(d, cohort_values[d]) for d in dimension_ids}
+    """Norms, agreement types, reliable change and predictions of leaders just scored."""
+    shown = _shown_scores(scored)
+    cohort_values, distributions = _distributions(instrument, shown)
     reference_values = {
-        d: sorted(reference[d]) if reference is not None else cohort_values[d]
-        for d in dimension_ids
+        d: sorted([*values, *reference[d]]) if reference is not None else values
+        for d, values in cohort_values.items()
     }
-    baselines = baselines or {}
-    predictions = predictions or {}
     placings: dict[K, Placing] = {}
-    for key, mine in others.items():
-        self_scores = selves[key]
+    for key, scores in shown.items():
+        mine, self_scores = scores.others, scores.self_scores
         agreement = {}
         for d, value in mine.items():
             distribution = distributions[d]

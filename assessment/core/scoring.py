@@ -276,13 +276,6 @@ def scored_matrix(instrument: Instrument, answers: np.ndarray) -> np.ndarray:
     return _scored(_Layout.of(instrument), answers)
 
 
-def scored_answers(instrument: Instrument, response: RaterResponse) -> dict[str, float]:
-    """Item id -> scored value, for the items this rater actually rated."""
-    layout = _Layout.of(instrument)
-    row = _scored(layout, _answer_rows(layout, [response]))[0]
-    return {i: float(v) for i, v in zip(layout.item_ids, row, strict=True) if not math.isnan(v)}
-
-
 def dimension_scores(instrument: Instrument, scored: Mapping[str, float]) -> dict[str, float]:
     """A rater's score per dimension, only where they answered at least half of its items."""
     layout = _Layout.of(instrument)

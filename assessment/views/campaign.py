@@ -34,6 +34,7 @@ from assessment.views.coach import (
     not_yet,
     render_cohort,
     render_leader,
+    require_mine,
 )
 from assessment.web import (
     current_coach,
@@ -222,7 +223,7 @@ def nominations_page(slug: str) -> str:
 @login_required
 def decide(nomination_id: int) -> Response | str:
     nomination = db_session().get(Nomination, nomination_id)
-    require(nomination is not None and nomination.leader.cohort.coach_id == current_coach().id)
+    require_mine(nomination.leader.cohort if nomination else None)
     cohort = nomination.leader.cohort
     form = _decision_form(nomination, formdata=True)
     action = request.form.get("action")

@@ -26,7 +26,6 @@ from assessment.cohorts import (
 from assessment.core.instruments import Instrument, discover_instruments, language_variants
 from assessment.core.scoring import Rules
 from assessment.forms import (
-    RELATIONSHIP_LABELS,
     CohortForm,
     EmptyForm,
     ImportForm,
@@ -135,6 +134,12 @@ def my_cohort(slug: str) -> Cohort:
     )
     require(cohort is not None)
     return cohort
+
+
+def require_mine(cohort: Cohort | None) -> None:
+    """404 unless ``cohort`` (of something asked for by id; None when there is no such thing)
+    is the signed-in coach's: another coach's ids answer as if they did not exist."""
+    require(cohort is not None and cohort.coach_id == current_coach().id)
 
 
 def my_leader(slug: str, leader_id: int) -> Leader:
@@ -340,12 +345,12 @@ def _create_links(leader: Leader, form: InvitationForm) -> list[NewLink]:
 
 
 def _who(invitation: Invitation) -> str:
-    return invitation.rater_name or RELATIONSHIP_LABELS[invitation.relationship_]
+    return invitation.rater_name or invitation.relationship_.label
 
 
 def _my_invitation(invitation_id: int) -> Invitation:
     invitation = db_session().get(Invitation, invitation_id)
-    require(invitation is not None and invitation.leader.cohort.coach_id == current_coach().id)
+    require_mine(invitation.leader.cohort if invitation else None)
     return invitation
 
 
@@ -373,7 +378,7 @@ def revoke(link_id: int) -> Response:
     """Stop one link on purpose, e.g. one that went to the wrong person."""
     link = db_session().get(AccessLink, link_id)
     owner = None if link is None else (link.invitation.leader if link.invitation else link.leader)
-    require(owner is not None and owner.cohort.coach_id == current_coach().id)
+    require_mine(owner.cohort if owner else None)
     if EmptyForm().validate_on_submit():
         try:
             invitations.revoke_link(db_session(), link, actor=current_coach().email)

@@ -6,19 +6,15 @@ never who; their released report only (the PDF stored at release); and their dev
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+import io
+
+from flask import Blueprint, abort, flash, redirect, render_template, send_file, url_for
 from werkzeug.wrappers import Response
 
 from assessment import nominations, releases
 from assessment.cohorts import CohortError, cohort_instrument
 from assessment.extensions import limiter
-from assessment.forms import (
-    RELATIONSHIP_LABELS,
-    EmptyForm,
-    NominationForm,
-    PlanForm,
-    observer_choices,
-)
+from assessment.forms import EmptyForm, NominationForm, PlanForm, observer_choices
 from assessment.invitations import find_link, open_self_assessment, self_invitation
 from assessment.models import Leader, NominationStatus
 from assessment.ratelimits import LEADER_LINK, link_key, unknown_link_allowed
@@ -91,7 +87,6 @@ def home(token: str) -> str | Response | tuple[str, int]:
         progress=nominations.leader_progress(db_session(), leader),
         self_status=invitation.status.value if invitation else None,
         release=release,
-        labels=RELATIONSHIP_LABELS,
     ), (400 if form.errors else 200)
 
 
@@ -128,10 +123,11 @@ def report(token: str) -> Response:
     release = releases.latest_release(db_session(), leader)
     if release is None:
         abort(404, "Your report has not been released yet.")
-    return Response(
-        release.pdf,
+    return send_file(
+        io.BytesIO(release.pdf),
         mimetype="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="{report_filename(leader)}"'},
+        as_attachment=True,
+        download_name=report_filename(leader),
     )
 
 
