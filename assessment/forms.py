@@ -29,6 +29,8 @@ class LineField(StringField):
     """A single-line text box whose value is stored as :func:`assessment.core.text.one_line` makes it:
     line breaks and tabs become spaces, other control characters are refused at the field."""
 
+    data: str | None
+
     def process_formdata(self, valuelist: list[Any]) -> None:
         super().process_formdata(valuelist)
         if self.data:
@@ -40,6 +42,8 @@ class LineField(StringField):
 
 class FreeTextField(TextAreaField):
     """A text area whose value is stored as :func:`assessment.core.text.free_text` makes it."""
+
+    data: str | None
 
     def process_formdata(self, valuelist: list[Any]) -> None:
         super().process_formdata(valuelist)

@@ -311,6 +311,14 @@ def current_coach() -> Coach | None:
     return g.coach
 
 
+def signed_in_coach() -> Coach:
+    """The coach of a view behind :func:`login_required`, who is signed in by then."""
+    coach = current_coach()
+    if coach is None:
+        raise RuntimeError("signed_in_coach() outside a view behind login_required")
+    return coach
+
+
 def login_required(view: F) -> F:
     @functools.wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:

@@ -758,13 +758,13 @@ def _withheld_figure_notes(instrument: Instrument, scores: LeaderScores) -> list
                 what = f"{names.get(item.dimension, item.dimension)} item {position}"
             by_reason.setdefault(withheld.reason, []).append(what)
         nothing_left = not group.dimensions
-        for reason, what in by_reason.items():
+        for reason, figures in by_reason.items():
             if nothing_left and len(by_reason) == 1:
                 listed = "all scores"
-            elif len(what) <= 4:
-                listed = ", ".join(what)
+            elif len(figures) <= 4:
+                listed = ", ".join(figures)
             else:
-                listed = f"{len(what)} scores"
+                listed = f"{len(figures)} scores"
             notes.append(f"{group.label} ({listed}): {_clause(reason)}")
     return notes
 
@@ -987,19 +987,19 @@ def _predicted_views(
     prediction cannot be compared (no Others score shown) the reason is the scoring layer's.
     """
     if figures is None:
-        note = (
+        unavailable = (
             "Your predictions of how others would rate you are set beside figures worked out "
             "for the whole cohort, and those were not available for this report."
         )
-        return PredictedViews([], None, None, number(CLOSE_PREDICTION), 0, note, [])
+        return PredictedViews([], None, None, number(CLOSE_PREDICTION), 0, unavailable, [])
     if not figures.predictions:
-        note = (
+        nothing = (
             "Predictions of how others would rate you are made in the self-assessment, which "
             "you did not complete, so there is nothing to compare here."
             if not scores.self_scores
             else NO_PREDICTIONS
         )
-        return PredictedViews([], None, None, number(CLOSE_PREDICTION), 0, note, [])
+        return PredictedViews([], None, None, number(CLOSE_PREDICTION), 0, nothing, [])
     rows: list[PredictionRow] = []
     notes: list[str] = []
     for dimension in instrument.dimensions:
@@ -1039,7 +1039,7 @@ def _predicted_views(
                 )
             )
     error = figures.prediction_error
-    note = None
+    note: str | None = None
     if scores.others is None:
         note = (
             "None of your predictions can be compared, because there are no observer scores "

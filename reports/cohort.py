@@ -319,9 +319,9 @@ def _spread(
         n=len(values),
         shown=shown,
         values=values if shown else [],
-        mean_value=distribution.mean if shown else None,
-        sd_value=distribution.sd if shown else None,
-        median_value=distribution.median if shown else None,
+        mean_value=distribution.mean if shown and distribution else None,
+        sd_value=distribution.sd if shown and distribution else None,
+        median_value=distribution.median if shown and distribution else None,
         note=None
         if shown
         else (

@@ -298,7 +298,7 @@ class _Loader(yaml.SafeLoader):
                     None,
                     None,
                     f"nested more than {MAX_DEPTH} levels deep",
-                    self.peek_event().start_mark,  # type: ignore[no-untyped-call]
+                    self.peek_event().start_mark,  # type: ignore[no-untyped-call, unused-ignore]
                 )
             return super().compose_node(parent, index)
         finally:

@@ -11,7 +11,13 @@ from assessment import ratelimits
 from assessment.accounts import AccountError, authenticate, change_password, end_sessions
 from assessment.extensions import limiter
 from assessment.forms import EmptyForm, LoginForm, PasswordForm
-from assessment.web import current_coach, db_session, login_required, start_session
+from assessment.web import (
+    current_coach,
+    db_session,
+    login_required,
+    signed_in_coach,
+    start_session,
+)
 
 blueprint = Blueprint("auth", __name__)
 
@@ -62,7 +68,7 @@ def logout() -> Response:
 @blueprint.route("/account/password", methods=["GET", "POST"])
 @login_required
 def password() -> str | Response | tuple[str, int]:
-    coach = current_coach()
+    coach = signed_in_coach()
     form = PasswordForm()
     if form.validate_on_submit():
         if authenticate(db_session(), coach.email, form.current.data or "") is None:

@@ -7,6 +7,7 @@ action back, so nothing is half-done.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import date
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -29,15 +30,14 @@ from assessment.mail import MailError
 from assessment.models import Cohort, MailMessage, Nomination
 from assessment.views.coach import (
     NewLink,
+    mine,
     my_cohort,
     my_leader,
     not_yet,
     render_cohort,
     render_leader,
-    require_mine,
 )
 from assessment.web import (
-    current_coach,
     db_session,
     login_required,
     postman,
@@ -45,6 +45,7 @@ from assessment.web import (
     rollback,
     send_artefact,
     settings,
+    signed_in_coach,
     writes,
 )
 
@@ -52,7 +53,7 @@ blueprint = Blueprint("campaign", __name__)
 
 
 def _actor() -> str:
-    return current_coach().email
+    return signed_in_coach().email
 
 
 def _back(cohort: Cohort) -> Response:
@@ -61,7 +62,10 @@ def _back(cohort: Cohort) -> Response:
 
 # -- Imports ----------------------------------------------------------------------------------
 
-IMPORTERS = {"leaders": import_leaders, "raters": import_raters}
+IMPORTERS: dict[str, Callable[..., Sequence[object]]] = {
+    "leaders": import_leaders,
+    "raters": import_raters,
+}
 
 
 @blueprint.route("/cohorts/<slug>/import/<kind>", methods=["POST"])
@@ -222,8 +226,7 @@ def nominations_page(slug: str) -> str:
 @blueprint.route("/nominations/<int:nomination_id>", methods=["POST"])
 @login_required
 def decide(nomination_id: int) -> Response | str:
-    nomination = db_session().get(Nomination, nomination_id)
-    require_mine(nomination.leader.cohort if nomination else None)
+    nomination = mine(db_session().get(Nomination, nomination_id), lambda n: n.leader.cohort)
     cohort = nomination.leader.cohort
     form = _decision_form(nomination, formdata=True)
     action = request.form.get("action")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar, cast
 
 from babel import Locale, UnknownLocaleError
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -48,6 +49,7 @@ from assessment.web import (
     require,
     send_artefact,
     settings,
+    signed_in_coach,
     writes,
 )
 
@@ -74,15 +76,15 @@ def _instrument_choices() -> dict[str, list[Instrument]]:
 
 def _language_name(tag: str) -> str:
     try:
-        return Locale.parse(tag.replace("-", "_")).get_display_name(tag.replace("-", "_"))
+        return Locale.parse(tag.replace("-", "_")).get_display_name(tag.replace("-", "_")) or tag
     except (ValueError, UnknownLocaleError):
         return tag
 
 
 @blueprint.route("/cohorts", methods=["GET", "POST"])
 @login_required
-def cohorts() -> str | Response:
-    coach = current_coach()
+def cohorts() -> str | Response | tuple[str, int]:
+    coach = signed_in_coach()
     available = _instrument_choices()
     form = CohortForm()
     form.instrument.choices = [
@@ -130,23 +132,28 @@ def cohorts() -> str | Response:
 def my_cohort(slug: str) -> Cohort:
     """The signed-in coach's cohort with this slug, or 404 (slugs are unique per coach)."""
     cohort = db_session().scalar(
-        select(Cohort).where(Cohort.slug == slug, Cohort.coach_id == current_coach().id)
+        select(Cohort).where(Cohort.slug == slug, Cohort.coach_id == signed_in_coach().id)
     )
-    require(cohort is not None)
-    return cohort
+    return mine(cohort, lambda found: found)
 
 
-def require_mine(cohort: Cohort | None) -> None:
-    """404 unless ``cohort`` (of something asked for by id; None when there is no such thing)
-    is the signed-in coach's: another coach's ids answer as if they did not exist."""
-    require(cohort is not None and cohort.coach_id == current_coach().id)
+T = TypeVar("T")
+
+
+def mine(thing: T | None, cohort_of: Callable[[T], Cohort | None]) -> T:
+    """``thing`` (asked for by id; None when there is no such thing) if it belongs to a cohort
+    of the signed-in coach, otherwise 404: another coach's ids answer as if they did not exist."""
+    cohort = None if thing is None else cohort_of(thing)
+    require(cohort is not None and cohort.coach_id == signed_in_coach().id)
+    return cast(T, thing)
 
 
 def my_leader(slug: str, leader_id: int) -> Leader:
     cohort = my_cohort(slug)
-    leader = db_session().get(Leader, leader_id)
-    require(leader is not None and leader.cohort_id == cohort.id)
-    return leader
+    return mine(
+        db_session().get(Leader, leader_id),
+        lambda leader: cohort if leader.cohort_id == cohort.id else None,
+    )
 
 
 @blueprint.route("/cohorts/<slug>", methods=["GET", "POST"])
@@ -224,7 +231,7 @@ def close(slug: str) -> Response:
     cohort = my_cohort(slug)
     if EmptyForm().validate_on_submit():
         try:
-            close_cohort(db_session(), cohort, current_coach().email)
+            close_cohort(db_session(), cohort, signed_in_coach().email)
         except CohortError as error:
             flash(str(error), "error")
         else:
@@ -322,7 +329,7 @@ def _create_links(leader: Leader, form: InvitationForm) -> list[NewLink]:
         form.count.errors.append("A named rater gets one link; leave the name empty for several.")
         return []
     links = []
-    actor = current_coach().email
+    actor = signed_in_coach().email
     try:
         for _ in range(count):
             invitation = invitations.create_invitation(
@@ -349,9 +356,7 @@ def _who(invitation: Invitation) -> str:
 
 
 def _my_invitation(invitation_id: int) -> Invitation:
-    invitation = db_session().get(Invitation, invitation_id)
-    require_mine(invitation.leader.cohort if invitation else None)
-    return invitation
+    return mine(db_session().get(Invitation, invitation_id), lambda found: found.leader.cohort)
 
 
 @blueprint.route("/invitations/<int:invitation_id>/reissue", methods=["POST"])
@@ -362,7 +367,7 @@ def reissue(invitation_id: int) -> Response | tuple[str, int]:
     leader = invitation.leader
     if EmptyForm().validate_on_submit():
         try:
-            token = invitations.reissue(db_session(), invitation, actor=current_coach().email)
+            token = invitations.reissue(db_session(), invitation, actor=signed_in_coach().email)
         except CohortError as error:
             flash(str(error), "error")
         else:
@@ -372,16 +377,23 @@ def reissue(invitation_id: int) -> Response | tuple[str, int]:
     return redirect(url_for("coach.leader", slug=leader.cohort.slug, leader_id=leader.id))
 
 
+def _owner(link: AccessLink) -> Leader:
+    """The leader a link leads to: its invitation's, or the leader's own page."""
+    owner = link.invitation.leader if link.invitation else link.leader
+    if owner is None:
+        raise ValueError(f"access link {link.id} belongs to neither an invitation nor a leader")
+    return owner
+
+
 @blueprint.route("/links/<int:link_id>/revoke", methods=["POST"])
 @login_required
 def revoke(link_id: int) -> Response:
     """Stop one link on purpose, e.g. one that went to the wrong person."""
-    link = db_session().get(AccessLink, link_id)
-    owner = None if link is None else (link.invitation.leader if link.invitation else link.leader)
-    require_mine(owner.cohort if owner else None)
+    link = mine(db_session().get(AccessLink, link_id), lambda found: _owner(found).cohort)
+    owner = _owner(link)
     if EmptyForm().validate_on_submit():
         try:
-            invitations.revoke_link(db_session(), link, actor=current_coach().email)
+            invitations.revoke_link(db_session(), link, actor=signed_in_coach().email)
         except CohortError as error:
             flash(str(error), "error")
         else:
@@ -399,7 +411,7 @@ def revoke(link_id: int) -> Response:
 def report(slug: str, leader_id: int) -> Response | tuple[str, int]:
     leader = my_leader(slug, leader_id)
     try:
-        artefact = disclosures.leader_pdf(db_session(), leader, actor=current_coach().email)
+        artefact = disclosures.leader_pdf(db_session(), leader, actor=signed_in_coach().email)
     except disclosures.CohortOpen as error:
         return not_yet(error)
     return send_artefact(artefact, inline=request.args.get("inline") is not None)

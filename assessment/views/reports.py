@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 
 from assessment import disclosures
 from assessment.views.coach import my_cohort, not_yet
-from assessment.web import current_coach, db_session, login_required, send_artefact, writes
+from assessment.web import db_session, login_required, send_artefact, signed_in_coach, writes
 
 blueprint = Blueprint("reports", __name__)
 
@@ -23,7 +23,7 @@ blueprint = Blueprint("reports", __name__)
 def cohort_report(slug: str) -> Response | tuple[str, int]:
     cohort = my_cohort(slug)
     try:
-        artefact = disclosures.cohort_pdf(db_session(), cohort, actor=current_coach().email)
+        artefact = disclosures.cohort_pdf(db_session(), cohort, actor=signed_in_coach().email)
     except disclosures.CohortOpen as error:
         return not_yet(error)
     return send_artefact(artefact, inline=request.args.get("inline") is not None)
