@@ -30,14 +30,10 @@ from assessment.demo import (
     write_sample_reports,
 )
 from assessment.disclosures import CohortOpen, content_chunks
-from assessment.imports import ImportProblems
+from assessment.imports import ImportProblems, import_responses, problem_line
 from assessment.mail import MailError, Postman
 from assessment.reminders import Outcome as MailOutcome
 from assessment.results import fit_profile_model
-from assessment.transfer import (
-    import_responses,
-    problem_line,
-)
 
 
 def _database() -> Database:

@@ -1,21 +1,11 @@
-"""Responses in and scores out without the web forms (``cl360 responses import``, ``cl360 scores export``).
+"""Scores out without the web forms (``cl360 scores export``).
 
-Import (``docs/scoring.md`` has the format): one CSV row per rater, columns ``leader`` (email),
-``relationship``, one per item id (blank = not able to rate), optionally one per open question
-id and one ``predicted:<dimension id>`` per dimension (the leader's prediction of their Others
-score: on ``self`` rows only, blank = no prediction). All or nothing: every row is checked
-first, and a single problem rejects the file with one ``row N, column X: message`` line per
-problem and nothing written. Accepted rows are stored by
-:func:`assessment.responses.store_responses`, exactly as web submissions are (no link to
-anyone, random ids, no timestamps).
-
-Export: every figure of :func:`assessment.results.cohort_results`, per leader, group,
-dimension and item (with the leader's predictions of their Others scores and the errors), as
-CSV (one row per figure) or JSON. What the scoring layer withheld is written as ``suppressed``
-with a reason code and no number at all; an individual rater's answers and comments never
-appear, because the export only ever sees scoring output. Text cells are neutralised against
-spreadsheet formula injection. Both directions are plain functions; the CLI only opens the
-transaction and prints.
+Every figure of :func:`assessment.results.cohort_results`, per leader, group, dimension and
+item (with the leader's predictions of their Others scores and the errors), as CSV (one row per
+figure) or JSON. What the scoring layer withheld is written as ``suppressed`` with a reason
+code and no number at all; an individual rater's answers and comments never appear, because
+the export only ever sees scoring output. Text cells are neutralised against spreadsheet
+formula injection. These are plain functions; the CLI only opens the transaction and prints.
 """
 
 from __future__ import annotations
@@ -23,290 +13,21 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
-from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any, NamedTuple
 
 import orjson
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from assessment import audit
-from assessment.cohorts import cohort_instrument
 from assessment.core.instruments import Instrument
 from assessment.core.psychometrics import LeaderFigures
 from assessment.core.scoring import OTHERS, SCORING_VERSION, GroupScores, Stat, Withheld
-from assessment.core.text import free_text
 from assessment.exports import FORMULA_START, safe_text
-from assessment.imports import ImportProblems, RowProblem, decode, parse_relationship
-from assessment.models import Cohort, Leader, Relationship, Response
-from assessment.responses import MAX_COMMENT_LENGTH, NOT_ABLE_TO_RATE, NewResponse, store_responses
 from assessment.results import CohortResults
 
 EXPORT_FORMAT = "cl360-scores/2"
 """2: predicted views added (CSV columns predicted, prediction_error and
 mean_absolute_prediction_error before profile; JSON keys of the same names)."""
-LEADER_COLUMN = ("leader", "leader_email", "email")
-RELATIONSHIP_COLUMN = ("relationship", "rater_group", "group")
-NOT_ABLE_TO_RATE_WORDS = frozenset({"", NOT_ABLE_TO_RATE, "n/a"})
-PREDICTED_COLUMN = "predicted:{}"
-"""Import column of the leader's prediction for a dimension (no item id can contain a colon)."""
-
-
-# -- import -------------------------------------------------------------------------------
-
-
-def problem_line(problem: RowProblem) -> str:
-    """``row N, column X: message``, the form ``cl360 responses import`` prints a problem in
-    (rows count CSV records from 1, the header)."""
-    return f"row {problem.row}, column {problem.column}: {problem.message}"
-
-
-@dataclass(frozen=True)
-class ImportSummary:
-    responses: int
-    leaders: int
-    by_relationship: dict[str, int]
-
-    def __str__(self) -> str:
-        groups = ", ".join(f"{group} {count}" for group, count in self.by_relationship.items())
-        return f"imported {self.responses} responses for {self.leaders} leaders" + (
-            f" ({groups})" if groups else ""
-        )
-
-
-def import_responses(session: Session, cohort: Cohort, data: bytes, *, actor: str) -> ImportSummary:
-    """Check a whole response file, then store every response in it, or raise and store none.
-
-    Raises :class:`~assessment.imports.ImportProblems` listing every problem (the same error
-    the leader and rater imports raise; :func:`problem_line` words each). Only flushes: the caller's
-    transaction commits (or, on any error, rolls back).
-    """
-    instrument = cohort_instrument(cohort)
-    try:
-        text = decode(data)
-    except ImportProblems as error:  # empty, a spreadsheet workbook, binary data
-        raise ImportProblems([RowProblem(1, "(file)", p.message) for p in error.problems]) from None
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
-    try:
-        header = next(reader)
-    except (StopIteration, csv.Error):
-        raise ImportProblems([RowProblem(1, "(file)", "the file is empty")]) from None
-    columns, problems = _columns(header, instrument)
-    if problems:
-        raise ImportProblems(problems)
-    leaders = {
-        email.lower(): leader_id
-        for leader_id, email in session.execute(
-            select(Leader.id, Leader.email).where(Leader.cohort_id == cohort.id)
-        )
-    }
-    has_self = set(
-        session.scalars(
-            select(Response.leader_id)
-            .join(Leader, Leader.id == Response.leader_id)
-            .where(Leader.cohort_id == cohort.id, Response.relationship_ == Relationship.SELF)
-        )
-    )
-    parser = _RowParser(instrument, columns, leaders, has_self)
-    accepted: list[NewResponse] = []
-    try:
-        for number, record in enumerate(reader, start=2):
-            if not any(cell.strip() for cell in record):
-                continue
-            found = parser.parse(number, record, len(header))
-            if found is not None:
-                accepted.append(found)
-    except csv.Error as error:
-        parser.problems.append(RowProblem(reader.line_num, "(file)", f"unreadable CSV: {error}"))
-    if not parser.problems and not accepted:
-        parser.problems.append(RowProblem(2, "(file)", "the file has a header but no rows"))
-    if parser.problems:
-        raise ImportProblems(parser.problems)
-    store_responses(session, accepted)
-    by_relationship = Counter(r.relationship.value for r in accepted)
-    summary = ImportSummary(
-        responses=len(accepted),
-        leaders=len({r.leader_id for r in accepted}),
-        by_relationship={
-            g.id: by_relationship[g.id] for g in instrument.rater_groups if by_relationship[g.id]
-        },
-    )
-    audit.record(
-        session,
-        actor,
-        "responses.import",
-        f"cohort:{cohort.slug}",
-        responses=summary.responses,
-        leaders=summary.leaders,
-        by_relationship=summary.by_relationship,
-    )
-    return summary
-
-
-def _delimiter(text: str) -> str:
-    """Comma, or the semicolon or tab a spreadsheet in another locale used in the header."""
-    header = text.split("\n", 1)[0]
-    return max(",;\t", key=lambda d: (header.count(d), d == ","))
-
-
-UNKNOWN_COLUMN = "unknown column: not an item, open question or predicted:<dimension> id"
-
-
-def _columns(header: list[str], instrument: Instrument) -> tuple[dict[str, int], list[RowProblem]]:
-    """Column positions by role ("leader", "relationship", item and question ids, and
-    ``predicted:<dimension id>``)."""
-    names = dict.fromkeys(LEADER_COLUMN, "leader")
-    names |= dict.fromkeys(RELATIONSHIP_COLUMN, "relationship")
-    names |= {item.id: item.id for item in instrument.items}
-    names |= {question.id: question.id for question in instrument.open_questions}
-    names |= {(column := PREDICTED_COLUMN.format(d.id)): column for d in instrument.dimensions}
-    positions: dict[str, int] = {}
-    problems: list[RowProblem] = []
-    for index, title in enumerate(header):
-        shown = title.strip() or f"#{index + 1}"
-        role = names.get(title.strip().lower())
-        if role is None:
-            problems.append(RowProblem(1, shown, UNKNOWN_COLUMN))
-        elif role in positions:
-            problems.append(RowProblem(1, shown, "this column is given twice"))
-        else:
-            positions[role] = index
-    for role in ("leader", "relationship"):
-        if role not in positions:
-            problems.append(RowProblem(1, role, "missing: this column is required"))
-    for item in instrument.items:
-        if item.id not in positions:
-            problems.append(
-                RowProblem(
-                    1, item.id, "missing: every item needs a column (blank cells: not able to rate)"
-                )
-            )
-    return positions, problems
-
-
-class _RowParser:
-    """Turns one CSV record into a :class:`NewResponse`, noting every problem it finds."""
-
-    def __init__(
-        self,
-        instrument: Instrument,
-        columns: Mapping[str, int],
-        leaders: Mapping[str, int],
-        has_self: set[int],
-    ) -> None:
-        self.instrument = instrument
-        self.columns = columns
-        self.leaders = leaders
-        self.has_self = set(has_self)
-        self.groups = [g.id for g in instrument.rater_groups]
-        self.points = instrument.scale.points
-        self.allowed = {str(p): p for p in range(1, self.points + 1)}
-        self.problems: list[RowProblem] = []
-
-    def _problem(self, row: int, column: str, message: str) -> None:
-        self.problems.append(RowProblem(row, column, message))
-
-    def parse(self, row: int, record: list[str], width: int) -> NewResponse | None:
-        before = len(self.problems)
-        if len(record) != width:
-            self._problem(row, "(row)", f"{len(record)} values, but the header has {width} columns")
-            return None
-        cell = {role: record[index].strip() for role, index in self.columns.items()}
-        leader_id = self._leader(row, cell["leader"])
-        relationship = self._relationship(row, cell["relationship"])
-        if relationship == Relationship.SELF and leader_id is not None:
-            if leader_id in self.has_self:
-                self._problem(row, "relationship", "this leader already has a self-assessment")
-            self.has_self.add(leader_id)
-        ratings = {
-            item.id: self._rating(row, item.id, cell[item.id]) for item in self.instrument.items
-        }
-        comments = {}
-        for question in self.instrument.open_questions:
-            text = free_text(cell.get(question.id, ""))
-            if len(text) > MAX_COMMENT_LENGTH:
-                self._problem(row, question.id, f"longer than {MAX_COMMENT_LENGTH} characters")
-            elif text:
-                comments[question.id] = text
-        predictions = self._predictions(row, cell, relationship)
-        if len(self.problems) > before or leader_id is None or relationship is None:
-            return None
-        return NewResponse(leader_id, relationship, ratings, comments, predictions)
-
-    def _leader(self, row: int, email: str) -> int | None:
-        if not email:
-            self._problem(row, "leader", "missing: the leader's email address is required")
-            return None
-        leader_id = self.leaders.get(email.lower())
-        if leader_id is None:
-            self._problem(row, "leader", f"no leader with email {email!r} in this cohort")
-        return leader_id
-
-    def _relationship(self, row: int, value: str) -> Relationship | None:
-        if not value:
-            self._problem(row, "relationship", f"missing: one of {', '.join(self.groups)}")
-            return None
-        if value.strip().lower() == Relationship.SELF.value and "self" in self.groups:
-            return Relationship.SELF
-        relationship = parse_relationship(value, self.groups)
-        if relationship is None:
-            self._problem(
-                row,
-                "relationship",
-                f"{value!r} is not a rater group of this questionnaire ({', '.join(self.groups)})",
-            )
-        return relationship
-
-    def _rating(self, row: int, item_id: str, raw: str) -> int | None:
-        if raw.lower() in NOT_ABLE_TO_RATE_WORDS:
-            if not self.instrument.scale.not_able_to_rate:
-                self._problem(
-                    row,
-                    item_id,
-                    "an answer is required: this questionnaire has no 'not able to rate'",
-                )
-            return None
-        return self._point(row, item_id, raw)
-
-    def _predictions(
-        self, row: int, cell: Mapping[str, str], relationship: Relationship | None
-    ) -> dict[str, int]:
-        """The leader's predictions on a self row (blank: none); on any other row, a problem."""
-        predictions: dict[str, int] = {}
-        for dimension in self.instrument.dimensions:
-            column = PREDICTED_COLUMN.format(dimension.id)
-            raw = cell.get(column, "")
-            if not raw or relationship is None:
-                continue
-            if relationship != Relationship.SELF:
-                self._problem(row, column, "predictions belong on the leader's self-assessment row")
-            elif (value := self._point(row, column, raw)) is not None:
-                predictions[dimension.id] = value
-        return predictions
-
-    def _point(self, row: int, column: str, raw: str) -> int | None:
-        """A scale point written as a whole number, or ``None`` and a problem."""
-        value = self.allowed.get(raw.lstrip("+"))
-        if value is not None:
-            return value
-        try:
-            number = float(raw)
-        except ValueError:
-            number = math.nan
-        if not number.is_integer():  # also "nan" and "inf"
-            self._problem(row, column, f"{raw!r} is not a whole number")
-            return None
-        # A spreadsheet may write a whole number as "4.0": that is still the point 4.
-        value = self.allowed.get(str(int(number)))
-        if value is None:
-            self._problem(row, column, f"{raw} is off the scale (1 to {self.points})")
-        return value
-
-
-# -- export -------------------------------------------------------------------------------
 
 CSV_COLUMNS = (
     "record",

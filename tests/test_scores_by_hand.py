@@ -23,8 +23,8 @@ import pytest
 from assessment.accounts import create_coach
 from assessment.cohorts import create_cohort
 from assessment.core.instruments import Instrument
+from assessment.imports import import_responses
 from assessment.models import Leader
-from assessment.transfer import import_responses
 from tests.cohort_data import close, export_text
 from tests.test_scoring import tiny_instrument
 
