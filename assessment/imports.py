@@ -1,19 +1,19 @@
 """Everything read from CSV files: leaders, raters and responses, all or nothing, every problem reported.
 
-A file is read completely and every row checked (against the other rows and the database)
-before anything is written; one bad row means nothing changes and the coach gets a list of
-``row N, column: message`` problems to fix. Files come from spreadsheets in the wild, so the
-reader accepts UTF-8 with or without a byte-order mark, UTF-16 with one, and Windows-1252, and
-comma, semicolon, tab or pipe as the delimiter. The web page and ``cl360 leaders import`` /
-``cl360 raters import`` call the same functions.
+Every file goes through one reader, :class:`CsvRows`. A file is read completely and every row
+checked (against the other rows and the database) before anything is written; one bad row means
+nothing changes and the coach gets a list of ``row N, column X: message`` problems to fix.
+Files come from spreadsheets in the wild, so the reader accepts UTF-8 with or without a
+byte-order mark, UTF-16 with one, and Windows-1252, and comma, semicolon, tab or pipe as the
+delimiter. The web page and ``cl360 leaders import`` / ``cl360 raters import`` call the same
+functions.
 
 Responses collected elsewhere (``cl360 responses import``, ``docs/scoring.md`` has the format):
 one CSV row per rater, columns ``leader`` (email), ``relationship``, one per item id (blank =
 not able to rate), optionally one per open question id and one ``predicted:<dimension id>`` per
 dimension (the leader's prediction of their Others score: on ``self`` rows only, blank = no
-prediction). A single problem rejects the file with one ``row N, column X: message`` line per
-problem. Accepted rows are stored by :func:`assessment.responses.store_responses`, exactly as
-web submissions are (no link to anyone, random ids, no timestamps).
+prediction). Accepted rows are stored by :func:`assessment.responses.store_responses`, exactly
+as web submissions are (no link to anyone, random ids, no timestamps).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import csv
 import io
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -66,19 +66,24 @@ LEADER_REQUIRED = ("name", "email")
 RATER_REQUIRED = ("leader_email", "rater_name", "rater_email", "relationship")
 
 
+FILE = "(file)"
+"""The column of a problem with the file as a whole."""
+ROW = "(row)"
+"""The column of a problem with a whole row."""
+
+
 @dataclass(frozen=True)
 class RowProblem:
-    """One thing wrong in an import file; ``row`` counts lines of the file from 1 (the header)."""
+    """One thing wrong in an import file: ``row`` counts lines of the file from 1 (the header;
+    a row whose quoted cell holds line breaks is numbered by its last line), ``column`` is the
+    column's name, or :data:`FILE` or :data:`ROW`."""
 
     row: int
     column: str
     message: str
 
     def __str__(self) -> str:
-        where = f"row {self.row}" if self.row else "file"
-        return (
-            f"{where}, {self.column}: {self.message}" if self.column else f"{where}: {self.message}"
-        )
+        return f"row {self.row}, column {self.column}: {self.message}"
 
 
 class ImportProblems(CohortError):
@@ -98,13 +103,13 @@ class Row:
 def decode(data: bytes) -> str:
     """Text of an uploaded file, or :class:`ImportProblems` saying why it is not a CSV file."""
     if not data.strip():
-        raise ImportProblems([RowProblem(0, "", "the file is empty")])
+        raise ImportProblems([RowProblem(1, FILE, "the file is empty")])
     if data.startswith(b"PK\x03\x04"):
         raise ImportProblems(
             [
                 RowProblem(
-                    0,
-                    "",
+                    1,
+                    FILE,
                     "this is a spreadsheet workbook (e.g. .xlsx), not a CSV file: "
                     "save it as 'CSV UTF-8' and upload that",
                 )
@@ -114,7 +119,7 @@ def decode(data: bytes) -> str:
         if data.startswith(bom):
             return data.decode(encoding)
     if b"\x00" in data:
-        raise ImportProblems([RowProblem(0, "", "binary data, not a CSV text file")])
+        raise ImportProblems([RowProblem(1, FILE, "binary data, not a CSV text file")])
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -122,72 +127,123 @@ def decode(data: bytes) -> str:
         return data.decode("cp1252", errors="replace")
 
 
+def _delimiter(text: str) -> str:
+    """The delimiter the header uses most: a spreadsheet in another locale writes semicolons
+    or tabs where the header's titles never hold one. Comma when none is used."""
+    header = text.split("\n", 1)[0]
+    return max(DELIMITERS, key=lambda d: (header.count(d), d == ","))
+
+
 def _canonical(header: str) -> str:
     return "_".join(header.strip().lower().replace("-", "_").split())
 
 
-def read_rows(
-    data: bytes, columns: dict[str, tuple[str, ...]], required: tuple[str, ...]
-) -> tuple[list[Row], list[RowProblem]]:
-    """Rows of a CSV file as {column: value}, and the rows that are malformed as CSV.
+def _either(names: Iterable[str]) -> str:
+    *most, last = names
+    return f"{', '.join(most)} or {last}" if most else last
 
-    A file that cannot be read as a whole (empty, binary, no usable header) raises
-    :class:`ImportProblems` at once; malformed rows are returned as problems so they are
-    reported together with the problems found in the values of the other rows.
+
+class CsvRows:
+    """The rows of a CSV file as {column: value}, read once, one at a time: the one reader of
+    every import.
+
+    ``columns`` holds each column's accepted titles (compared as :func:`_canonical` spells
+    them), ``required`` the columns a file must have. A file that cannot be read as a whole
+    (empty, binary, a bad header) raises :class:`ImportProblems` at once, and so does one with
+    no rows or more than ``max_rows`` when they are read. Malformed rows are skipped and noted
+    in :attr:`problems`, to be reported together with the problems the caller finds in the
+    values of the other rows (which it adds to the same list).
+
+    A header problem says what an unknown column is not (``unknown``; by default, any of
+    ``columns``) and why a missing one is needed (``missing``, by column; by default, that it
+    is required). Spreadsheets leave out a row's last empty cells, or add blank ones, so a row
+    may do either, unless ``whole_rows``: then every row has one value per column of the
+    header, for files where a left-out cell would read as an answer.
     """
-    text = decode(data)
-    sample = text[:8192]
-    try:
-        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample, DELIMITERS)
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.reader(io.StringIO(text, newline=""), dialect)
-    try:
-        header = next(reader)
-    except (StopIteration, csv.Error):
-        raise ImportProblems([RowProblem(0, "", "the file has no header row")]) from None
-    aliases = {alias: name for name, spellings in columns.items() for alias in spellings}
-    positions: dict[str, int] = {}
-    problems: list[RowProblem] = []
-    for index, title in enumerate(header):
-        name = aliases.get(_canonical(title))
-        if name is None:
-            if title.strip():
-                problems.append(RowProblem(1, title.strip(), "unknown column"))
-            continue
-        if name in positions:
-            problems.append(RowProblem(1, title.strip(), f"column '{name}' is given twice"))
-        positions[name] = index
-    for name in required:
-        if name not in positions:
-            problems.append(RowProblem(1, name, "required column is missing"))
-    if problems:
-        known = ", ".join(columns)
-        problems.append(RowProblem(1, "", f"the columns are: {known} (first row)"))
-        raise ImportProblems(problems)
-    rows: list[Row] = []
-    try:
-        for record in reader:
-            if not any(cell.strip() for cell in record):
+
+    def __init__(
+        self,
+        data: bytes,
+        columns: Mapping[str, Iterable[str]],
+        required: Iterable[str],
+        *,
+        unknown: str | None = None,
+        missing: Mapping[str, str] | None = None,
+        whole_rows: bool = False,
+        max_rows: int | None = MAX_ROWS,
+    ) -> None:
+        text = decode(data)
+        self._reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
+        try:
+            header = next(self._reader)
+        except StopIteration:
+            raise ImportProblems([RowProblem(1, FILE, "the file is empty")]) from None
+        except csv.Error as error:
+            raise ImportProblems([RowProblem(1, FILE, f"unreadable CSV: {error}")]) from None
+        names = {_canonical(title): name for name, titles in columns.items() for title in titles}
+        not_known = f"unknown column: {unknown or 'not ' + _either(columns)}"
+        self._positions: dict[str, int] = {}
+        self.problems: list[RowProblem] = []
+        for index, title in enumerate(header):
+            if not title.strip():  # a spreadsheet's trailing empty columns
                 continue
-            number = reader.line_num
-            if len(record) > len(header) and any(c.strip() for c in record[len(header) :]):
-                problems.append(
-                    RowProblem(number, "", f"{len(record)} values but {len(header)} columns")
-                )
-                continue
-            values = {
-                name: (record[i].strip() if i < len(record) else "")
-                for name, i in positions.items()
-            }
-            rows.append(Row(number, values))
-            if len(rows) > MAX_ROWS:
-                raise ImportProblems([RowProblem(0, "", f"more than {MAX_ROWS} rows")])
-    except csv.Error as error:
-        problems.append(RowProblem(reader.line_num, "", f"unreadable CSV: {error}"))
-    if not rows and not problems:
-        raise ImportProblems([RowProblem(0, "", "the file has a header row but no data rows")])
-    return rows, problems
+            name = names.get(_canonical(title))
+            if name is None:
+                self.problems.append(RowProblem(1, title.strip(), not_known))
+            elif name in self._positions:
+                self.problems.append(RowProblem(1, title.strip(), "this column is given twice"))
+            else:
+                self._positions[name] = index
+        for name in required:
+            if name not in self._positions:
+                why = (missing or {}).get(name, "this column is required")
+                self.problems.append(RowProblem(1, name, f"missing: {why}"))
+        if self.problems:
+            raise ImportProblems(self.problems)
+        self._width = len(header)
+        self._whole_rows = whole_rows
+        self._max_rows = max_rows
+
+    def __iter__(self) -> Iterator[Row]:
+        reader, width, problems = self._reader, self._width, self.problems
+        count = 0
+        try:
+            for record in reader:
+                if not any(cell.strip() for cell in record):
+                    continue
+                number = reader.line_num
+                if len(record) != width and (
+                    self._whole_rows or any(cell.strip() for cell in record[width:])
+                ):
+                    problems.append(
+                        RowProblem(
+                            number, ROW, f"{len(record)} values, but the header has {width} columns"
+                        )
+                    )
+                    continue
+                if len(record) < width:
+                    record += [""] * (width - len(record))
+                count += 1
+                if self._max_rows is not None and count > self._max_rows:
+                    raise ImportProblems(
+                        [RowProblem(number, FILE, f"more than {self._max_rows} rows")]
+                    )
+                yield Row(number, {name: record[i].strip() for name, i in self._positions.items()})
+        except csv.Error as error:
+            problems.append(RowProblem(reader.line_num, FILE, f"unreadable CSV: {error}"))
+        if not count and not problems:
+            raise ImportProblems(
+                [RowProblem(2, FILE, "the file has a header row but no data rows")]
+            )
+
+
+def read_rows(
+    data: bytes, columns: Mapping[str, Iterable[str]], required: Iterable[str]
+) -> tuple[list[Row], list[RowProblem]]:
+    """Every row of a leader or rater file at once (they hold at most :data:`MAX_ROWS`), and
+    the malformed ones (:class:`CsvRows`)."""
+    rows = CsvRows(data, columns, required)
+    return list(rows), rows.problems
 
 
 def _email(row: Row, column: str, problems: list[RowProblem]) -> str | None:
@@ -222,7 +278,7 @@ def _name(
 
 def _require_open(cohort: Cohort) -> None:
     if not cohort.is_open:
-        raise ImportProblems([RowProblem(0, "", "this cohort is closed; reopen it to import")])
+        raise ImportProblems([RowProblem(1, FILE, "this cohort is closed; reopen it to import")])
 
 
 def import_leaders(session: Session, cohort: Cohort, data: bytes, *, actor: str) -> list[Leader]:
@@ -397,12 +453,6 @@ PREDICTED_COLUMN = "predicted:{}"
 """Import column of the leader's prediction for a dimension (no item id can contain a colon)."""
 
 
-def problem_line(problem: RowProblem) -> str:
-    """``row N, column X: message``, the form ``cl360 responses import`` prints a problem in
-    (rows count CSV records from 1, the header)."""
-    return f"row {problem.row}, column {problem.column}: {problem.message}"
-
-
 @dataclass(frozen=True)
 class ImportSummary:
     responses: int
@@ -419,23 +469,27 @@ class ImportSummary:
 def import_responses(session: Session, cohort: Cohort, data: bytes, *, actor: str) -> ImportSummary:
     """Check a whole response file, then store every response in it, or raise and store none.
 
-    Raises :class:`ImportProblems` listing every problem (the same error
-    the leader and rater imports raise; :func:`problem_line` words each). Only flushes: the caller's
-    transaction commits (or, on any error, rolls back).
+    Raises :class:`ImportProblems` listing every problem, as the leader and rater imports do.
+    Only flushes: the caller's transaction commits (or, on any error, rolls back).
     """
     instrument = cohort_instrument(cohort)
-    try:
-        text = decode(data)
-    except ImportProblems as error:  # empty, a spreadsheet workbook, binary data
-        raise ImportProblems([RowProblem(1, "(file)", p.message) for p in error.problems]) from None
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
-    try:
-        header = next(reader)
-    except (StopIteration, csv.Error):
-        raise ImportProblems([RowProblem(1, "(file)", "the file is empty")]) from None
-    columns, problems = _columns(header, instrument)
-    if problems:
-        raise ImportProblems(problems)
+    columns: dict[str, tuple[str, ...]] = {
+        "leader": LEADER_COLUMN,
+        "relationship": RELATIONSHIP_COLUMN,
+    }
+    columns |= {item.id: (item.id,) for item in instrument.items}
+    columns |= {question.id: (question.id,) for question in instrument.open_questions}
+    columns |= {(name := PREDICTED_COLUMN.format(d.id)): (name,) for d in instrument.dimensions}
+    items = [item.id for item in instrument.items]
+    rows = CsvRows(
+        data,
+        columns,
+        ("leader", "relationship", *items),
+        unknown="not an item, open question or predicted:<dimension> id",
+        missing=dict.fromkeys(items, "every item needs a column (blank cells: not able to rate)"),
+        whole_rows=True,  # a left-out cell would read as "not able to rate"
+        max_rows=None,
+    )
     leaders = {
         email.lower(): leader_id
         for leader_id, email in session.execute(
@@ -449,21 +503,12 @@ def import_responses(session: Session, cohort: Cohort, data: bytes, *, actor: st
             .where(Leader.cohort_id == cohort.id, Response.relationship_ == Relationship.SELF)
         )
     )
-    parser = _RowParser(instrument, columns, leaders, has_self)
-    accepted: list[NewResponse] = []
-    try:
-        for number, record in enumerate(reader, start=2):
-            if not any(cell.strip() for cell in record):
-                continue
-            found = parser.parse(number, record, len(header))
-            if found is not None:
-                accepted.append(found)
-    except csv.Error as error:
-        parser.problems.append(RowProblem(reader.line_num, "(file)", f"unreadable CSV: {error}"))
-    if not parser.problems and not accepted:
-        parser.problems.append(RowProblem(2, "(file)", "the file has a header but no rows"))
-    if parser.problems:
-        raise ImportProblems(parser.problems)
+    parser = _RowParser(instrument, leaders, has_self, rows.problems)
+    accepted = [
+        response for row in rows if (response := parser.parse(row.number, row.values)) is not None
+    ]
+    if rows.problems:
+        raise ImportProblems(sorted(rows.problems, key=lambda p: p.row))
     store_responses(session, accepted)
     by_relationship = Counter(r.relationship.value for r in accepted)
     summary = ImportSummary(
@@ -485,75 +530,29 @@ def import_responses(session: Session, cohort: Cohort, data: bytes, *, actor: st
     return summary
 
 
-def _delimiter(text: str) -> str:
-    """Comma, or the semicolon or tab a spreadsheet in another locale used in the header."""
-    header = text.split("\n", 1)[0]
-    return max(",;\t", key=lambda d: (header.count(d), d == ","))
-
-
-UNKNOWN_COLUMN = "unknown column: not an item, open question or predicted:<dimension> id"
-
-
-def _columns(header: list[str], instrument: Instrument) -> tuple[dict[str, int], list[RowProblem]]:
-    """Column positions by role ("leader", "relationship", item and question ids, and
-    ``predicted:<dimension id>``)."""
-    names = dict.fromkeys(LEADER_COLUMN, "leader")
-    names |= dict.fromkeys(RELATIONSHIP_COLUMN, "relationship")
-    names |= {item.id: item.id for item in instrument.items}
-    names |= {question.id: question.id for question in instrument.open_questions}
-    names |= {(column := PREDICTED_COLUMN.format(d.id)): column for d in instrument.dimensions}
-    positions: dict[str, int] = {}
-    problems: list[RowProblem] = []
-    for index, title in enumerate(header):
-        shown = title.strip() or f"#{index + 1}"
-        role = names.get(title.strip().lower())
-        if role is None:
-            problems.append(RowProblem(1, shown, UNKNOWN_COLUMN))
-        elif role in positions:
-            problems.append(RowProblem(1, shown, "this column is given twice"))
-        else:
-            positions[role] = index
-    for role in ("leader", "relationship"):
-        if role not in positions:
-            problems.append(RowProblem(1, role, "missing: this column is required"))
-    for item in instrument.items:
-        if item.id not in positions:
-            problems.append(
-                RowProblem(
-                    1, item.id, "missing: every item needs a column (blank cells: not able to rate)"
-                )
-            )
-    return positions, problems
-
-
 class _RowParser:
-    """Turns one CSV record into a :class:`NewResponse`, noting every problem it finds."""
+    """Turns one row into a :class:`NewResponse`, noting every problem it finds."""
 
     def __init__(
         self,
         instrument: Instrument,
-        columns: Mapping[str, int],
         leaders: Mapping[str, int],
         has_self: set[int],
+        problems: list[RowProblem],
     ) -> None:
         self.instrument = instrument
-        self.columns = columns
         self.leaders = leaders
         self.has_self = set(has_self)
         self.groups = [g.id for g in instrument.rater_groups]
         self.points = instrument.scale.points
         self.allowed = {str(p): p for p in range(1, self.points + 1)}
-        self.problems: list[RowProblem] = []
+        self.problems = problems
 
     def _problem(self, row: int, column: str, message: str) -> None:
         self.problems.append(RowProblem(row, column, message))
 
-    def parse(self, row: int, record: list[str], width: int) -> NewResponse | None:
+    def parse(self, row: int, cell: Mapping[str, str]) -> NewResponse | None:
         before = len(self.problems)
-        if len(record) != width:
-            self._problem(row, "(row)", f"{len(record)} values, but the header has {width} columns")
-            return None
-        cell = {role: record[index].strip() for role, index in self.columns.items()}
         leader_id = self._leader(row, cell["leader"])
         relationship = self._relationship(row, cell["relationship"])
         if relationship == Relationship.SELF and leader_id is not None:

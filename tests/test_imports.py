@@ -21,7 +21,6 @@ from assessment.imports import (
     import_leaders,
     import_raters,
     import_responses,
-    problem_line,
     read_rows,
 )
 from assessment.models import (
@@ -115,7 +114,7 @@ def test_accented_names_survive_windows_encoding(database, cohort):
         (b"PK\x03\x04\x14\x00\x06\x00", "spreadsheet workbook"),
         (b"\x89PNG\r\n\x1a\n\x00\x00", "binary data"),
         (b"name,email\n", "no data rows"),
-        (b"full name,address\nA,b@example.org\n", "required column is missing"),
+        (b"full name,address\nA,b@example.org\n", "missing: this column is required"),
     ],
 )
 def test_files_that_are_not_usable_csv_get_a_clear_error(database, cohort, session, data, message):
@@ -139,11 +138,11 @@ def test_every_bad_row_is_reported_and_nothing_is_added(database, cohort, sessio
     with database.transaction() as s:
         found = problems_of(lambda: import_leaders(s, s.merge(cohort), data, actor="x"))
     text = "\n".join(found)
-    assert "row 3, name: required" in text
-    assert "row 4, email: 'not-an-email' is not a valid email address" in text
-    assert "row 6, email: dup@example.org is already on row 5" in text
-    assert "row 7, email: existing@example.org is already a leader in this cohort" in text
-    assert "row 8: 4 values but 3 columns" in text
+    assert "row 3, column name: required" in text
+    assert "row 4, column email: 'not-an-email' is not a valid email address" in text
+    assert "row 6, column email: dup@example.org is already on row 5" in text
+    assert "row 7, column email: existing@example.org is already a leader in this cohort" in text
+    assert "row 8, column (row): 4 values, but the header has 3 columns" in text
     assert count(session, Leader) == 1  # not even "Good Person"
 
 
@@ -171,12 +170,15 @@ def test_raters_import_with_relationship_words_and_checks(database, cohort, sess
     )
     with database.transaction() as s:
         found = "\n".join(problems_of(lambda: import_raters(s, s.merge(cohort), bad, actor="x")))
-    assert "row 2, leader_email: nobody@example.org is not a leader in this cohort" in found
-    assert "row 3, relationship: 'boss' is not one of: manager, peer, direct_report, other" in found
-    assert "row 4, relationship: 'self' is not one of" in found
-    assert "row 5, rater_email: pat@example.org is already invited" in found
-    assert "row 6, rater_email: a leader cannot rate themselves" in found
-    assert "row 8, rater_email: e@example.org is already on row 7" in found
+    assert "row 2, column leader_email: nobody@example.org is not a leader in this cohort" in found
+    assert (
+        "row 3, column relationship: 'boss' is not one of: manager, peer, direct_report, other"
+        in found
+    )
+    assert "row 4, column relationship: 'self' is not one of" in found
+    assert "row 5, column rater_email: pat@example.org is already invited" in found
+    assert "row 6, column rater_email: a leader cannot rate themselves" in found
+    assert "row 8, column rater_email: e@example.org is already on row 7" in found
     assert count(session, Invitation) == 3
 
 
@@ -221,7 +223,7 @@ def test_cli_imports_all_or_nothing(runner, cohort, session, tmp_path):
     path.write_text(LEADERS + "Bad,bad\n", encoding="utf-8")
     result = runner.invoke(cli, ["leaders", "import", "--cohort", cohort.slug, str(path)])
     assert result.exit_code == 1
-    assert "row 4, email: 'bad' is not a valid email address" in result.output
+    assert "row 4, column email: 'bad' is not a valid email address" in result.output
     assert count(session, Leader) == 1
     path.write_text(LEADERS, encoding="utf-8")
     result = runner.invoke(cli, ["leaders", "import", "--cohort", cohort.slug, str(path)])
@@ -297,7 +299,7 @@ def try_import(database, cohort: Cohort, text: str | bytes) -> list[str]:
         import_responses(session, session.merge(cohort), data, actor="test")
     with database.session() as session:
         assert table_counts(session) == before
-    lines = [problem_line(problem) for problem in caught.value.problems]
+    lines = [str(problem) for problem in caught.value.problems]
     assert all(re.fullmatch(r"row \d+, column .+: .+", line) for line in lines), lines
     return lines
 
@@ -401,7 +403,7 @@ def test_every_problem_is_reported_one_line_each(database, hand_cohort):
     [
         (b"", "the file is empty"),
         (b"PK\x03\x04binary", "spreadsheet workbook"),
-        (HEADER.encode(), "the file has a header but no rows"),
+        (HEADER.encode(), "the file has a header row but no data rows"),
     ],
 )
 def test_files_that_are_not_response_tables(database, hand_cohort, data, expected):
