@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from datetime import date
 from pathlib import Path
+from typing import NoReturn
 
 import click
 from flask import current_app
@@ -30,14 +31,10 @@ from assessment.demo import (
     write_sample_reports,
 )
 from assessment.disclosures import CohortOpen, content_chunks
-from assessment.imports import ImportProblems
+from assessment.imports import ImportProblems, import_responses
 from assessment.mail import MailError, Postman
 from assessment.reminders import Outcome as MailOutcome
 from assessment.results import fit_profile_model
-from assessment.transfer import (
-    import_responses,
-    problem_line,
-)
 
 
 def _database() -> Database:
@@ -221,6 +218,13 @@ def _cohort(session, slug: str, coach_email: str | None):
         raise click.ClickException(str(error)) from None
 
 
+def _refused(path: Path, error: ImportProblems) -> NoReturn:
+    """Every problem of a file an import refused, a line each, as compilers print them."""
+    for problem in error.problems:
+        click.echo(f"{path}: {problem}", err=True)
+    raise click.ClickException(f"{path}: nothing imported ({len(error.problems)} problems)")
+
+
 def _import(kind: str, slug: str, coach_email: str | None, path: Path) -> None:
     from assessment.imports import import_leaders, import_raters
 
@@ -231,11 +235,7 @@ def _import(kind: str, slug: str, coach_email: str | None, path: Path) -> None:
             created = importer(session, cohort, path.read_bytes(), actor="cli")
             count = len(created)
     except ImportProblems as error:
-        for problem in error.problems:
-            click.echo(f"{path}: {problem}", err=True)
-        raise click.ClickException(
-            f"nothing imported: {len(error.problems)} problem(s) in {path}"
-        ) from None
+        _refused(path, error)
     click.echo(f"imported {count} {kind} into {slug}")
     if kind == "raters":
         click.echo(f"send their invitations with: cl360 invitations send --cohort {slug}")
@@ -383,10 +383,7 @@ def responses_import(slug: str, coach_email: str | None, file: Path) -> None:
                 session, _cohort(session, slug, coach_email), file.read_bytes(), actor="cli"
             )
     except ImportProblems as error:
-        for problem in error.problems:
-            click.echo(problem_line(problem), err=True)
-        click.echo(f"{file}: nothing imported ({len(error.problems)} problems)", err=True)
-        sys.exit(1)
+        _refused(file, error)
     click.echo(f"{file}: {summary} into cohort {slug}")
 
 

@@ -384,7 +384,7 @@ def _decided(
 
 def scores(session: Session, cohort: Cohort, fmt: str, *, actor: str) -> Artefact:
     """The cohort's scores export (``cl360 scores export``, the coach's CSV and XLSX)."""
-    from assessment import exports, transfer
+    from assessment import exports
 
     kind, media_type = SCORE_FORMATS[fmt]
     decisions, decided_results = _decided(session, cohort)
@@ -394,11 +394,11 @@ def scores(session: Session, cohort: Cohort, fmt: str, *, actor: str) -> Artefac
         filename = f"{cohort.slug}-scores.{fmt}"
         if fmt == "xlsx":
             return Made(
-                exports.to_xlsx(transfer.CSV_COLUMNS, transfer.csv_rows(results)),
+                exports.to_xlsx(exports.CSV_COLUMNS, exports.csv_rows(results)),
                 media_type,
                 filename,
             )
-        writer = transfer.write_csv if fmt == "csv" else transfer.write_json
+        writer = exports.write_csv if fmt == "csv" else exports.write_json
         body = compressed_text(lambda out: writer(results, out))
         return Made(body, media_type, filename, compressed=True)
 

@@ -2,7 +2,7 @@
 
 For each size a fresh SQLite file gets one cohort on the default instrument with N leaders,
 each rated by themselves and 12 observers (1 manager, 4 peers, 4 direct reports, 3 others),
-imported through the real CSV importer (:func:`assessment.transfer.import_responses`, which
+imported through the real CSV importer (:func:`assessment.imports.import_responses`, which
 writes exactly what a web submission writes). Then, alternating, best of ``--repeat``:
 
 * floor: one plain ``GROUP BY`` averaging the answers per leader, relationship and item,
@@ -50,9 +50,9 @@ from assessment.cohorts import close_cohort, create_cohort  # noqa: E402
 from assessment.core.instruments import Instrument, load_instrument  # noqa: E402
 from assessment.database import Database  # noqa: E402
 from assessment.disclosures import content_of, scores  # noqa: E402
+from assessment.imports import import_responses  # noqa: E402
 from assessment.models import Artefact, Cohort, Leader  # noqa: E402
 from assessment.results import fit_profile_model  # noqa: E402
-from assessment.transfer import import_responses  # noqa: E402
 
 INSTRUMENT = PROJECT / "instruments" / "compassionate-leadership.v1.yaml"
 OBSERVERS = ["manager"] + ["peer"] * 4 + ["direct_report"] * 4 + ["other"] * 3

@@ -20,14 +20,14 @@ from flask.testing import FlaskClient
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from assessment import cohorts, disclosures
+from assessment import accounts, cohorts, disclosures
 from assessment.config import PROJECT_ROOT
 from assessment.core.instruments import Instrument
 from assessment.core.scoring import RaterResponse
 from assessment.core.sealing import BrowserKey, unseal
 from assessment.database import Database
 from assessment.invitations import create_invitation
-from assessment.models import Coach, Cohort, DraftResponse, Relationship
+from assessment.models import Coach, Cohort, DraftResponse, Leader, Relationship
 from assessment.responses import Answers, NewResponse, store_responses, submit
 
 # -- the coach and the questionnaires the product ships ----------------------------------------
@@ -450,3 +450,14 @@ def rate_on_a_phone(browser, link: str, value: str, comment: str, resume_shot=No
     rater.get_by_role("button", name="Submit my answers").click()
     expect(rater.get_by_role("heading", name="Thank you")).to_be_visible()
     return rater
+
+
+def four_leaders(database) -> Cohort:
+    """A cohort on the instrument worked by hand (tests/test_scores_by_hand.py) with the four
+    leaders of its "Now" cohort, and no responses yet."""
+    with database.transaction() as session:
+        coach = accounts.create_coach(session, "transfer@example.org", "a long coach password")
+        cohort = cohorts.create_cohort(session, coach, "Transfer", hand_instrument())
+        for name in ("Ann", "Ben", "Cat", "Dan"):
+            session.add(Leader(cohort=cohort, name=name, email=f"{name.lower()}@example.org"))
+    return cohort

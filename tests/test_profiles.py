@@ -26,9 +26,9 @@ from assessment.core.profiles import (
 )
 from assessment.core.psychometrics import LeaderFigures
 from assessment.core.scoring import LeaderScores
+from assessment.imports import import_responses
 from assessment.models import Cohort, Leader, ProfileModelRecord
 from assessment.results import cohort_results, fit_profile_model
-from assessment.transfer import import_responses
 from tests.builders import close, export_text, hand_instrument
 
 DIMENSIONS = ["purpose", "self_awareness", "courage"]

@@ -25,8 +25,8 @@ import pytest
 
 from assessment.accounts import create_coach
 from assessment.cohorts import create_cohort
+from assessment.imports import import_responses
 from assessment.models import Leader
-from assessment.transfer import import_responses
 from tests.builders import BEFORE_CSV, NOW_CSV, close, export_text, hand_instrument
 
 approx = pytest.approx
