@@ -356,7 +356,7 @@ def import_raters(session: Session, cohort: Cohort, data: bytes, *, actor: str) 
     languages = cohort_languages(cohort)
     leaders = {leader.email.lower(): leader for leader in cohort.leaders}
     taken = {
-        (leader_id, email.lower())
+        (leader_id, (email or "").lower())  # never None: the query leaves those out
         for leader_id, email in session.execute(
             select(Invitation.leader_id, Invitation.rater_email)
             .join(Leader)
