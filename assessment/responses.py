@@ -16,7 +16,7 @@ from itertools import islice
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Select, String, case, cast, delete, func, insert, select, update
+from sqlalchemy import Select, String, Table, case, cast, delete, func, insert, select, update
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -24,6 +24,7 @@ from assessment.core.instruments import RATER_GROUPS, Instrument
 from assessment.core.scoring import RaterResponse, ResponseTable
 from assessment.core.sealing import BrowserKey, seal, unseal
 from assessment.core.text import free_text
+from assessment.database import Base
 from assessment.models import (
     Answer,
     Cohort,
@@ -167,7 +168,8 @@ def _claim(
     one wins, and a save that arrives after a submit can never reopen the link.
     """
     still_open = select(Leader.id).join(Cohort).where(Cohort.status == CohortStatus.OPEN)
-    claimed = session.execute(
+    # An UPDATE's result is a CursorResult, which has the row count the session's types omit.
+    claimed = session.execute(  # type: ignore[attr-defined]
         update(Invitation)
         .where(
             Invitation.id == invitation.id,
@@ -399,7 +401,7 @@ def cohort_response_table(
     row_of: dict[str, int] = {}
     leaders = array("q")
     relationships = array("q")
-    codes = {group: code for code, group in enumerate(RATER_GROUPS)}
+    group_codes = {group: code for code, group in enumerate(RATER_GROUPS)}
     for response_id, leader_id, relationship in session.execute(
         select(Response.id, Response.leader_id, Response.relationship_)
         .join(Leader, Leader.id == Response.leader_id)
@@ -410,7 +412,7 @@ def cohort_response_table(
             continue
         row_of[response_id] = len(row_of)
         leaders.append(position[leader_id])
-        relationships.append(codes[Relationship(relationship).value])
+        relationships.append(group_codes[Relationship(relationship).value])
     # Each response's answers come back as one text of codes "column * 16 + value" (scale
     # points are at most 11), which NumPy parses in one go: a row per answer would cost a
     # Python tuple and two strings for each of a large cohort's millions of answers.
@@ -500,7 +502,7 @@ def _driver_batches(session: Session, statement: Select[Any]) -> Iterator[list[t
     """
     connection = session.connection()
     sql = str(statement.compile(connection, compile_kwargs={"literal_binds": True}))
-    driver = connection.connection.driver_connection
+    driver: Any = connection.connection.driver_connection
     cursor = (
         driver.cursor(name="cl360_stream")
         if connection.dialect.name == "postgresql"
@@ -591,7 +593,7 @@ def forget_order(session: Session, cohort_id: int) -> None:
     ids = select(Response.id).where(Response.leader_id.in_(leaders)).scalar_subquery()
     kept = {}
     for model in ANSWER_TABLES:
-        table = model.__table__
+        table = _table(model)
         where = (
             table.c.leader_id.in_(leaders) if model is Response else table.c.response_id.in_(ids)
         )
@@ -600,7 +602,16 @@ def forget_order(session: Session, cohort_id: int) -> None:
             dict(row)
             for row in session.execute(select(table).where(where).order_by(*order)).mappings()
         ]
-    session.execute(delete(Response.__table__).where(Response.__table__.c.leader_id.in_(leaders)))
+    responses = _table(Response)
+    session.execute(delete(responses).where(responses.c.leader_id.in_(leaders)))
     for model in ANSWER_TABLES:
         if kept[model]:
-            session.execute(insert(model.__table__), kept[model])
+            session.execute(insert(_table(model)), kept[model])
+
+
+def _table(model: type[Base]) -> Table:
+    """A mapped class's table (the ORM types it only as a ``FromClause``)."""
+    table = model.__table__
+    if not isinstance(table, Table):
+        raise TypeError(f"{model.__name__} is not mapped to a table")
+    return table

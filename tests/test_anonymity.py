@@ -22,6 +22,7 @@ from assessment.core.psychometrics import cohort_figures
 from assessment.core.scoring import (
     COMBINED,
     OTHERS,
+    OTHERS_ONE_GROUP,
     LeaderScores,
     RaterResponse,
     ResponseTable,
@@ -97,7 +98,14 @@ def test_no_figure_comes_from_fewer_raters_than_its_minimum(given_responses, giv
 @given(responses(), rules())
 def test_too_few_observers_leaves_nothing_observer_side(given_responses, given_rules):
     observers = sum(r.relationship != "self" for r in given_responses)
+    kinds = {r.relationship for r in given_responses} - {"self"}
     scores = score_leader(INSTRUMENT, given_responses, given_rules)
+    one_small_group = len(kinds) == 1 and observers < given_rules.minimum(next(iter(kinds)))
+    if observers >= given_rules.others_minimum and one_small_group:
+        # Others would be that one group in all but name (docs/anonymity.md).
+        assert scores.others is None and scores.groups == []
+        assert [w.code for w in scores.withheld if w.group == OTHERS] == [OTHERS_ONE_GROUP]
+        return
     if observers >= given_rules.others_minimum:
         assert scores.others is not None
         assert scores.comments_allowed == (observers >= given_rules.comments_minimum)
