@@ -24,12 +24,19 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["cl360.settings"] = settings
     settings.instance_path.mkdir(parents=True, exist_ok=True)
 
-    from assessment import logs, web
+    from assessment import (
+        cohort_jobs,  # noqa: F401  (registers its jobs)
+        logs,
+        runners,
+        web,
+    )
     from assessment.database import Database
     from assessment.extensions import babel, csrf, limiter
     from assessment.ratelimits import DatabaseStorage  # noqa: F401  (registers its URI scheme)
 
-    app.extensions["cl360.db"] = Database(settings.database_url, lock_timeout=settings.lock_timeout)
+    database = Database(settings.database_url, lock_timeout=settings.lock_timeout)
+    app.extensions["cl360.db"] = database
+    runners.install(app, database, settings)
     csrf.init_app(app)
     limiter.init_app(app)
     babel.init_app(app, locale_selector=web.page_locale)
