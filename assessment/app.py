@@ -46,7 +46,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         proxies = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
 
-    from assessment.views import auth, campaign, coach, leader, rate, reports
+    from assessment.views import auth, campaign, coach, jobs, leader, rate, reports
 
     app.register_blueprint(auth.blueprint)
     app.register_blueprint(coach.blueprint)
@@ -54,4 +54,5 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(leader.blueprint)
     app.register_blueprint(rate.blueprint)
     app.register_blueprint(reports.blueprint)
+    app.register_blueprint(jobs.blueprint)
     return app

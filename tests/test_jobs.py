@@ -15,13 +15,14 @@ import redis
 from sqlalchemy import func, select
 
 from assessment import jobs, releases
+from assessment.accounts import create_coach
 from assessment.app import create_app
 from assessment.cohort_jobs import RELEASE_ALL
 from assessment.config import MailSettings
 from assessment.database import Database
 from assessment.mail import Message, Postman
 from assessment.models import Cohort, Job, JobState, Leader, MailMessage, ReportRelease
-from tests.builders import make_cohort
+from tests.builders import client_signed_in_as, csrf_token, make_cohort
 
 NAMES = ("Ada Lovelace", "Grace Hopper", "Mary Somerville")
 REDIS_URL = "redis://127.0.0.1:6379/7"
@@ -198,6 +199,69 @@ def test_a_message_with_a_known_idempotency_key_is_recorded_and_sent_once(databa
     assert len(smtp.messages) == 1
     with database.session() as session:
         assert session.scalar(select(func.count()).select_from(MailMessage)) == 1
+
+
+# -- the default runner, through the web -------------------------------------------------------
+
+
+def poll(client, job_id: int, seconds: float = 180) -> dict:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        status = client.get(f"/jobs/{job_id}.json").get_json()
+        if status["finished"]:
+            return status
+        page = client.get(f"/jobs/{job_id}").get_data(as_text=True)
+        assert 'http-equiv="refresh"' in page and ">Refresh</a>" in page
+        time.sleep(0.3)
+    raise AssertionError(f"job {job_id} did not finish in {seconds} s")
+
+
+def test_release_all_through_the_web(app, database, coach, instrument, signed_in):
+    cohort = make_cohort(database, coach, instrument, NAMES)
+    release_one_first(database, cohort.leaders["Mary Somerville"])
+    page = signed_in.get(f"/cohorts/{cohort.slug}").get_data(as_text=True)
+    assert "Release all reports" in page
+
+    response = signed_in.post(
+        f"/cohorts/{cohort.slug}/release-all", data={"csrf_token": csrf_token(page)}
+    )
+    assert response.status_code == 302
+    job_id = int(response.headers["Location"].rsplit("/", 1)[1])
+    status = poll(signed_in, job_id)
+
+    assert status["state"] == "done" and (status["done"], status["total"]) == (3, 3)
+    assert [e["item"] for e in status["errors"]] == ["Mary Somerville"]
+    done = signed_in.get(f"/jobs/{job_id}").get_data(as_text=True)
+    assert "2 of 3 reports released." in done and "Not released" in done
+    assert "Mary Somerville" in done and "already been released" in done
+    assert f'href="/cohorts/{cohort.slug}"' in done and 'http-equiv="refresh"' not in done
+    assert releases_per_leader(database) == Counter(cohort.leaders.values())
+    assert set(ready_mail_per_recipient(database).values()) == {1}
+
+    with database.transaction() as session:
+        create_coach(session, "other@example.org", "another long password")
+    other = client_signed_in_as(app, "other@example.org", "another long password")
+    assert other.get(f"/jobs/{job_id}").status_code == 404
+    assert other.get(f"/jobs/{job_id}.json").status_code == 404
+
+
+def test_release_all_needs_the_form_token_and_a_closed_cohort(
+    database, coach, instrument, signed_in
+):
+    cohort = make_cohort(database, coach, instrument, NAMES[:1])
+    assert signed_in.post(f"/cohorts/{cohort.slug}/release-all").status_code == 400
+    with database.transaction() as session:
+        session.get(Cohort, cohort.id).status = "open"
+    page = signed_in.get(f"/cohorts/{cohort.slug}").get_data(as_text=True)
+    assert "Release all reports" not in page
+    refused = signed_in.post(
+        f"/cohorts/{cohort.slug}/release-all",
+        data={"csrf_token": csrf_token(page)},
+        follow_redirects=True,
+    )
+    assert "Close the cohort before releasing reports" in refused.get_data(as_text=True)
+    with database.session() as session:
+        assert session.scalar(select(func.count()).select_from(Job)) == 0
 
 
 # -- a real Celery worker on the local Redis ---------------------------------------------------
