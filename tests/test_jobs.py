@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from assessment import jobs, releases
 from assessment.accounts import create_coach
 from assessment.app import create_app
+from assessment.cli import cli
 from assessment.cohort_jobs import RELEASE_ALL
 from assessment.config import MailSettings
 from assessment.database import Database
@@ -262,6 +263,39 @@ def test_release_all_needs_the_form_token_and_a_closed_cohort(
     assert "Close the cohort before releasing reports" in refused.get_data(as_text=True)
     with database.session() as session:
         assert session.scalar(select(func.count()).select_from(Job)) == 0
+
+
+# -- the command line --------------------------------------------------------------------------
+
+
+def test_jobs_list_show_and_retry(database, coach, instrument, runner):
+    cohort = make_cohort(database, coach, instrument, NAMES[:2])
+    with database.transaction() as session:
+        session.get(Cohort, cohort.id).status = "open"
+    job_id = submit(database, cohort.id)
+    failed = runner.invoke(cli, ["jobs", "retry", str(job_id)])
+    assert failed.exit_code == 0, failed.output
+    assert "failed" in failed.output and "close the cohort" in failed.output
+
+    listed = runner.invoke(cli, ["jobs", "list"])
+    assert f"{job_id}  release_all  failed  0 of ?" in listed.output
+    with database.transaction() as session:
+        session.get(Cohort, cohort.id).status = "closed"
+    retried = runner.invoke(cli, ["jobs", "retry", str(job_id)])
+    assert f"{job_id}  release_all  done  2 of 2" in retried.output
+    assert "2 of 2 reports released." in retried.output
+    shown = runner.invoke(cli, ["jobs", "show", str(job_id)])
+    assert f"parameters: {{'cohort_id': {cohort.id}}}" in shown.output
+    assert "attempts: 2" in shown.output
+    again = runner.invoke(cli, ["jobs", "retry", str(job_id)])
+    assert again.exit_code == 1 and "is done" in again.output
+    assert "there is no job 999" in runner.invoke(cli, ["jobs", "show", "999"]).output
+    assert releases_per_leader(database) == Counter(cohort.leaders.values())
+
+
+def test_worker_without_a_broker_says_so(runner):
+    result = runner.invoke(cli, ["worker"])
+    assert result.exit_code == 1 and "CL360_BROKER_URL is not set" in result.output
 
 
 # -- a real Celery worker on the local Redis ---------------------------------------------------
