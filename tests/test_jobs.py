@@ -338,3 +338,42 @@ def test_release_all_on_a_celery_worker(database, coach, instrument, celery_app)
     assert [e["item"] for e in record.errors] == ["Ada Lovelace"]
     assert releases_per_leader(database) == Counter(cohort.leaders.values())
     assert set(ready_mail_per_recipient(database).values()) == {1}
+
+
+def test_a_job_killed_on_a_celery_worker_and_retried_releases_and_mails_each_leader_once(
+    database, coach, instrument, celery_app, monkeypatch
+):
+    from celery.contrib.testing.worker import start_worker
+
+    cohort = make_cohort(database, coach, instrument, NAMES)
+    job_id = submit(database, cohort.id, coach.id)
+    real_release, calls = releases.release_report, []
+
+    def release_then_die(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise Killed
+        return real_release(*args, **kwargs)
+
+    monkeypatch.setattr(releases, "release_report", release_then_die)
+    celery = celery_app.extensions["celery"]
+    with start_worker(celery, pool="threads", perform_ping_check=False, shutdown_timeout=30):
+        celery_app.extensions["cl360.jobs"].enqueue(job_id)
+        deadline = time.monotonic() + 180
+        while len(calls) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(1)  # the killed attempt has left the job as a dead worker would
+        stuck = job_row(database, job_id)
+        assert stuck.state == JobState.RUNNING and stuck.done == 1
+
+        monkeypatch.setattr(releases, "release_report", real_release)
+        retried = celery_app.test_cli_runner().invoke(
+            cli, ["jobs", "retry", str(job_id), "--force"]
+        )
+        assert f"job {job_id} queued for the Celery workers" in retried.output
+        record = wait_until_finished(database, job_id)
+    assert record.state == JobState.DONE and record.attempts == 2
+    assert (record.done, record.total, record.errors) == (3, 3, [])
+    assert releases_per_leader(database) == Counter(cohort.leaders.values())
+    assert set(ready_mail_per_recipient(database).values()) == {1}
+    assert len(ready_mail_per_recipient(database)) == 3
