@@ -12,7 +12,7 @@
     var bar = document.getElementById("job-bar");
     bar.max = job.total || 1;
     bar.value = job.done;
-    bar.textContent = job.done + " of " + (job.total === null ? "?" : job.total);
+    bar.textContent = job.done + " of " + (job.total === null ? "?" : job.total) + " done";
     document.getElementById("job-count").textContent = bar.textContent;
     var list = document.getElementById("job-errors");
     list.textContent = "";
