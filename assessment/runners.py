@@ -74,6 +74,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     """
     return {
         "broker_url": settings.broker_url,
+        # A queue of the product's own, so a broker shared with other applications keeps apart.
+        "task_default_queue": "cl360",
         "task_ignore_result": True,
         "worker_prefetch_multiplier": 1,
         "broker_connection_retry_on_startup": True,
