@@ -24,12 +24,19 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["cl360.settings"] = settings
     settings.instance_path.mkdir(parents=True, exist_ok=True)
 
-    from assessment import logs, web
+    from assessment import (
+        cohort_jobs,  # noqa: F401  (registers its jobs)
+        logs,
+        runners,
+        web,
+    )
     from assessment.database import Database
     from assessment.extensions import babel, csrf, limiter
     from assessment.ratelimits import DatabaseStorage  # noqa: F401  (registers its URI scheme)
 
-    app.extensions["cl360.db"] = Database(settings.database_url, lock_timeout=settings.lock_timeout)
+    database = Database(settings.database_url, lock_timeout=settings.lock_timeout)
+    app.extensions["cl360.db"] = database
+    runners.install(app, database, settings)
     csrf.init_app(app)
     limiter.init_app(app)
     babel.init_app(app, locale_selector=web.page_locale)
@@ -39,7 +46,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         proxies = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
 
-    from assessment.views import auth, campaign, coach, leader, rate, reports
+    from assessment.views import auth, campaign, coach, jobs, leader, rate, reports
 
     app.register_blueprint(auth.blueprint)
     app.register_blueprint(coach.blueprint)
@@ -47,4 +54,5 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(leader.blueprint)
     app.register_blueprint(rate.blueprint)
     app.register_blueprint(reports.blueprint)
+    app.register_blueprint(jobs.blueprint)
     return app

@@ -492,3 +492,91 @@ def reports_build(slug: str, coach_email: str | None, out: Path, jobs: int | Non
     click.echo(f"{result.summary()}; PDFs in {out.resolve()}")
     if result.failed:
         sys.exit(1)
+
+
+# -- Jobs: long work off the request (docs/jobs.md) ----------------------------------------------
+
+
+@cli.group("jobs")
+def jobs_group() -> None:
+    """Jobs (such as releasing every report of a cohort): their state, and retrying one."""
+
+
+def _job_line(record) -> str:
+    from assessment.jobs import sentence
+
+    return (
+        f"{record.id}  {record.name}  {record.state.value}  {record.done} of "
+        f"{'?' if record.total is None else record.total}  {record.requested_by}  "
+        f"{record.created_at:%Y-%m-%d %H:%M}  {sentence(record)}"
+    )
+
+
+@jobs_group.command("list")
+@click.option("--limit", type=click.IntRange(min=1), default=50, help="How many, newest first.")
+def jobs_list(limit: int) -> None:
+    """The latest jobs, newest first: id, name, state, progress, who asked, when, and where it is."""
+    from assessment.jobs import recent_jobs
+
+    with _database().transaction() as session:
+        for record in recent_jobs(session, limit):
+            click.echo(_job_line(record))
+
+
+@jobs_group.command("show")
+@click.argument("job_id", type=int)
+def jobs_show(job_id: int) -> None:
+    """One job: its parameters, progress, each item's problem, and its outputs."""
+    from assessment.jobs import JobError, find_job
+
+    with _database().transaction() as session:
+        try:
+            record = find_job(session, job_id)
+        except JobError as error:
+            raise click.ClickException(str(error)) from None
+        click.echo(_job_line(record))
+        click.echo(f"parameters: {record.params}")
+        click.echo(f"attempts: {record.attempts}")
+        for problem in record.errors:
+            click.echo(f"problem: {problem['item']}: {problem['error']}")
+        click.echo(f"outputs: {record.outputs}")
+
+
+@jobs_group.command("retry")
+@click.argument("job_id", type=int)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Also a job marked running, whose worker was killed (its finished items stay done).",
+)
+def jobs_retry(job_id: int, force: bool) -> None:
+    """Run a failed (or stuck) job again: on the Celery workers when a broker is configured,
+    here and now otherwise. Items it had finished are not done twice."""
+    from assessment.jobs import JobError, find_job, requeue, run
+
+    with _database().transaction() as session:
+        try:
+            requeue(session, find_job(session, job_id), force=force)
+        except JobError as error:
+            raise click.ClickException(str(error)) from None
+    settings = current_app.extensions["cl360.settings"]
+    if settings.broker_url:
+        current_app.extensions["cl360.jobs"].enqueue(job_id)
+        click.echo(f"job {job_id} queued for the Celery workers")
+        return
+    run(_database(), settings, job_id)
+    with _database().transaction() as session:
+        click.echo(_job_line(find_job(session, job_id)))
+
+
+@cli.command("worker", context_settings={"ignore_unknown_options": True})
+@click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)
+def worker(celery_args: tuple[str, ...]) -> None:
+    """Run a Celery worker for jobs (needs CL360_BROKER_URL); extra arguments go to Celery,
+    e.g. `cl360 worker --concurrency 4`."""
+    if not current_app.extensions["cl360.settings"].broker_url:
+        raise click.ClickException(
+            "CL360_BROKER_URL is not set: jobs run on a thread of the web app, and there is "
+            "no worker to start (docs/jobs.md)"
+        )
+    current_app.extensions["celery"].worker_main(["worker", "--loglevel=INFO", *celery_args])

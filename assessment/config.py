@@ -53,6 +53,10 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
         "unset: the product's database",
         "where rate-limit counters live, shared by every worker; `redis://host:6379` to keep them in Redis",
     ),
+    "CL360_BROKER_URL": (
+        "unset: jobs run on a thread of the app",
+        "Celery broker for long jobs such as releasing every report (`redis://host:6379/0` or `amqp://user:pass@host:5672//`); then `cl360 worker` runs them (`docs/jobs.md`)",
+    ),
     "MAIL_SERVER": (
         "unset: mail goes to the in-app outbox",
         'SMTP host for invitations, reminders, leader links and "report ready" mail (`docs/campaigns.md`)',
@@ -127,6 +131,7 @@ class Settings:
     lock_timeout: float = 10.0
     ratelimit_storage_uri: str = ""
     trusted_proxies: int = 0
+    broker_url: str = ""
     mail: MailSettings = field(default_factory=MailSettings)
     testing: bool = False
 
@@ -151,6 +156,7 @@ class Settings:
             lock_timeout=float(env.get("CL360_LOCK_TIMEOUT", "10")),
             ratelimit_storage_uri=env.get("RATELIMIT_STORAGE_URI", ""),
             trusted_proxies=int(env.get("CL360_TRUSTED_PROXIES", "0")),
+            broker_url=env.get("CL360_BROKER_URL", ""),
             mail=MailSettings(
                 server=env.get("MAIL_SERVER", ""),
                 port=int(env.get("MAIL_PORT", "587")),

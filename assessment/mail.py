@@ -21,6 +21,7 @@ from email.utils import make_msgid
 from functools import lru_cache
 
 from babel.support import NullTranslations, Translations
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from assessment.config import PROJECT_ROOT, MailSettings
@@ -101,12 +102,19 @@ class Postman:
         cohort: Cohort | None,
         *,
         on_failure: FailureHandler | None = None,
+        key: str | None = None,
     ) -> MailMessage:
         """Record a message in the caller's transaction; SMTP mail waits for :meth:`send_queued`.
 
+        A message with an idempotency ``key`` that was recorded before is not recorded or sent
+        again: the earlier record is returned, so a retried job mails each person once.
         Raises :class:`MailError` for a message that cannot be written (e.g. a line break in a
         header), so the caller's savepoint drops it and the other messages still go.
         """
+        if key is not None:
+            earlier = session.scalar(select(MailMessage).where(MailMessage.idempotency_key == key))
+            if earlier is not None:
+                return earlier
         smtp = self.settings.configured
         try:
             email = self._email(message)
@@ -121,6 +129,7 @@ class Postman:
             body=None if smtp else message.body,
             transport="smtp" if smtp else "outbox",
             status=MailStatus.QUEUED if smtp else MailStatus.OUTBOX,
+            idempotency_key=key,
         )
         session.add(record)
         session.flush()

@@ -387,6 +387,9 @@ class MailMessage(Base):
     error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # What the message is about, e.g. "report_ready:leader:7:set:<digest>": a retried job that
+    # asks for the same message again finds this row instead of sending a second one.
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
 
 
 class ReminderSent(Base):
@@ -540,3 +543,42 @@ class ProfileModelRecord(Base):
     n_leaders: Mapped[int] = mapped_column(Integer)
     model: Mapped[dict[str, Any]] = mapped_column(JSON)
     fitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# -- Jobs (assessment/jobs.py): long work off the request, reported the same way by every runner --
+
+
+class JobState(enum.StrEnum):
+    QUEUED = "queued"  # committed, waiting for a runner to claim it
+    RUNNING = "running"  # claimed by exactly one runner (a conditional UPDATE decided which)
+    DONE = "done"  # every item was tried; some may have an error of their own
+    FAILED = "failed"  # the job itself stopped; ``summary`` says why and it may be retried
+
+
+class Job(Base):
+    """One piece of long work: its name, plain-id parameters, state, progress and outcome.
+
+    ``outputs`` maps each finished item to what it produced (e.g. a release id); it is written
+    in the same transaction as the item's own effect, so a retried job skips exactly the items
+    that are done. ``errors`` lists the items that could not be done, with the reason.
+    """
+
+    __tablename__ = "job"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(60))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    state: Mapped[JobState] = mapped_column(_enum(JobState, "job_state"), default=JobState.QUEUED)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[int | None] = mapped_column(Integer)
+    errors: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    outputs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    summary: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    requested_by: Mapped[str] = mapped_column(String(320))
+    coach_id: Mapped[int | None] = mapped_column(
+        ForeignKey("coach.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -123,6 +123,8 @@ def release_report(
         report_ready_message(leader, postman.leader_link(token)),
         leader.cohort,
         on_failure=undelivered(token),
+        # One "report ready" per leader and response set, however often a job is retried.
+        key=f"report_ready:leader:{leader.id}:set:{decision.digest}",
     )
     audit.record(
         session,
