@@ -2,7 +2,7 @@
 renders for every caller (web, CLI, demo, batch).
 
 A leader's report and the cohort report are both built from :func:`assessment.results.
-cohort_results` (every figure of PRODUCT §5 and §6 for the cohort, read in one pass), so the
+cohort_results` (every figure of docs/scoring.md for the cohort, read in one pass), so the
 scores, agreement types, percentiles, reliable change and profiles a report prints are the
 ones the scoring, psychometrics and profiles modules computed, never recomputed here. What
 leaves this module for :mod:`reports` is plain data: no ORM object reaches a template.

@@ -1,6 +1,6 @@
 """Drafts and submissions of questionnaires, and reading them back for scoring.
 
-Submission is the anonymity boundary (PRODUCT §4): the draft, which is linked to its invitation,
+Submission is the anonymity boundary (docs/anonymity.md): the draft, which is linked to its invitation,
 is deleted in the same transaction that writes a :class:`Response` with no such link.
 """
 
@@ -301,7 +301,7 @@ STORE_BATCH = 500
 
 
 def store_responses(session: Session, responses: Iterable[NewResponse]) -> int:
-    """Write submitted responses exactly as PRODUCT §4 wants them, whatever their source.
+    """Write submitted responses exactly as the anonymity rules want them (docs/anonymity.md), whatever their source.
 
     Each gets a random id, no timestamp and no link to an invitation; answers and comments are
     keyed by (response, item). Rows go in as bulk inserts (one statement per table and batch),

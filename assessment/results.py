@@ -1,4 +1,4 @@
-"""A cohort's results: every figure of PRODUCT §5 and §6, read from storage in one pass.
+"""A cohort's results: every figure of docs/scoring.md, read from storage in one pass.
 
 This is the one path from the database to the pure scoring core for whole cohorts: the scores
 export, reports and pages all call :func:`cohort_results` and print what it returns. It reads

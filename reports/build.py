@@ -1,6 +1,6 @@
-"""Build the display-ready data of one leader's individual development report (PRODUCT §7).
+"""Build the display-ready data of one leader's individual development report (docs/reports.md).
 
-The scoring layer has already removed every figure the anonymity rules forbid (PRODUCT §4), so
+The scoring layer has already removed every figure the anonymity rules forbid (docs/anonymity.md), so
 this module never looks at raw answers and never recomputes a score: it selects, labels, orders
 and rounds what it is given, and where a figure is absent it carries the reason along so the
 report can say why instead of leaving a hole. Everything returned is plain frozen dataclasses
@@ -167,7 +167,7 @@ class ScalePoint:
     label: str
 
 
-# -- where the leader stands in the cohort (PRODUCT §5, §6) -------------------------------------
+# -- where the leader stands in the cohort (docs/scoring.md) -------------------------------------
 
 
 @dataclass(frozen=True)
@@ -216,7 +216,7 @@ class ChangeRow:
 
 @dataclass(frozen=True)
 class PredictionRow:
-    """One capability of "How well you predicted others' view" (PRODUCT §5, predicted views)."""
+    """One capability of "How well you predicted others' view" (docs/scoring.md, predicted views)."""
 
     dimension: str
     predicted: str | None  # the scale point the leader chose; None when they did not predict
@@ -277,7 +277,7 @@ class Provenance:
 
     @property
     def keywords(self) -> list[str]:
-        """The PDF's keywords: instrument id and version, scoring version, date (PRODUCT §7)."""
+        """The PDF's keywords: instrument id and version, scoring version, date (docs/reports.md)."""
         return [
             "360-degree feedback",
             *self.kind,

@@ -1,4 +1,4 @@
-"""Build the display-ready data of a cohort report for its coach (PRODUCT §7).
+"""Build the display-ready data of a cohort report for its coach (docs/reports.md).
 
 The cohort report shows the cohort as a whole: completion by rater group, the distribution of
 leaders' Others scores per capability, Cronbach's alpha, and the leader profiles (or why there
@@ -342,7 +342,7 @@ def _predictions(
     instrument: Instrument, leaders: Sequence[Placing], rules: Rules
 ) -> list[PredictionSpread]:
     """Per capability, the absolute errors of the leaders' predictions; overall, each leader's
-    mean absolute prediction error (PRODUCT §5). Medians only, from enough leaders."""
+    mean absolute prediction error (docs/scoring.md). Medians only, from enough leaders."""
     rows = []
     for dimension in instrument.dimensions:
         made = [f.predictions[dimension.id] for f in leaders if dimension.id in f.predictions]

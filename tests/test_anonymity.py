@@ -1,4 +1,4 @@
-"""Anonymity under attack: property-based tests over random cohorts (PRODUCT §4).
+"""Anonymity under attack: property-based tests over random cohorts (docs/anonymity.md).
 
 Hypothesis draws group sizes of 0-8 per rater group, "not able to rate" at random rates and
 random minimums, and checks what leaves the scoring layer: no figure from fewer raters than its
@@ -6,7 +6,7 @@ group's minimum, nothing observer-side when Others is too small, no remainder th
 could expose within a report, and no report regenerated after a release that exposes anyone by
 comparison with it. Differencing is checked by an independent formulation (atoms of the pools
 that printed figures cover, :func:`assessment.core.disclosure.exposures`) and by the plain wording of
-PRODUCT §4: a figure shown in both reports changes by at least its group's minimum of raters.
+docs/anonymity.md: a figure shown in both reports changes by at least its group's minimum of raters.
 """
 
 from __future__ import annotations
@@ -207,7 +207,7 @@ def test_a_regenerated_report_exposes_nobody_by_difference(history, given_rules)
     regenerated = {i: everything[i] for i in sorted(decision.response_ids)}
     before = set(exposures(INSTRUMENT, reports, given_rules))
     assert set(exposures(INSTRUMENT, [*reports, regenerated], given_rules)) <= before
-    # PRODUCT §4 as written: every figure shown in the released and the regenerated report
+    # The rule of docs/anonymity.md as written: every figure shown in the released and the regenerated report
     # is unchanged, or differs by at least the group minimum of new responses (a group shown
     # on its own with a minimum of 1, like a manager, is not anonymous to begin with).
     old = printed(score_leader(INSTRUMENT, reports[-1].values(), given_rules))

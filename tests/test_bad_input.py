@@ -1,4 +1,4 @@
-"""Bad form posts get a clear error and change nothing (PRODUCT §8)."""
+"""Bad form posts get a clear error and change nothing (docs/operations.md)."""
 
 from __future__ import annotations
 

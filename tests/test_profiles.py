@@ -1,4 +1,4 @@
-"""Leader profiles (PRODUCT §6): recovered from separable clusters, named in plain words,
+"""Leader profiles (docs/scoring.md, "Profiles"): recovered from separable clusters, named in plain words,
 stored as plain JSON that assigns leaders exactly as the fitted model does, and an honest
 "too few leaders" below the minimum."""
 

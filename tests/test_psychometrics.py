@@ -1,4 +1,4 @@
-"""The cohort-level definitions of PRODUCT §5 on numbers small enough to check by hand, the
+"""The cohort-level definitions of docs/scoring.md on numbers small enough to check by hand, the
 differencing rule on concrete cases, and the purity of the core modules."""
 
 from __future__ import annotations

@@ -860,7 +860,7 @@ def test_default_instrument_report_is_eight_to_twelve_pages(
     assert "Mean absolute prediction error" in ranked
 
 
-# -- predicted views (PRODUCT §5) -----------------------------------------------------------------
+# -- predicted views (docs/scoring.md) -----------------------------------------------------------------
 
 
 def _report_for(

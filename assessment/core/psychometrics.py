@@ -1,7 +1,7 @@
 """Figures that need a whole cohort: reliability, norms, agreement types, reliable change, and
 how well each leader predicted their Others scores.
 
-PRODUCT §5 defines them; ``docs/scoring.md`` writes out each formula. Like :mod:`assessment.core.scoring`
+``docs/scoring.md`` defines them and writes out each formula. Like :mod:`assessment.core.scoring`
 this module is pure (data in, data out, no Flask, no database), and it only ever builds on what
 :func:`assessment.core.scoring.score_leader` lets out: a leader whose Others score for a dimension is
 withheld gets no percentile and no agreement type for it, and does not enter the distribution
@@ -94,7 +94,7 @@ def table_reliability(
 def cohort_reliability(
     instrument: Instrument, responses: Iterable[RaterResponse], minimum: int = 3
 ) -> dict[str, Reliability]:
-    """Cronbach's alpha per dimension over a cohort's responses (PRODUCT §5)."""
+    """Cronbach's alpha per dimension over a cohort's responses (docs/scoring.md)."""
     table = ResponseTable.from_responses(instrument, {0: list(responses)})
     return table_reliability(instrument, table, minimum)
 
@@ -250,7 +250,7 @@ def predictions_against(
 
 
 def mean_absolute_prediction_error(predictions: Mapping[str, Prediction]) -> float | None:
-    """Mean of |predicted - Others| over the dimensions that have both (PRODUCT §5).
+    """Mean of |predicted - Others| over the dimensions that have both (docs/scoring.md).
 
     A behavioural measure of self-awareness: how well the leader knows how they come across.
     ``None`` when no prediction can be compared (none made, or Others withheld everywhere).
@@ -419,7 +419,7 @@ def cohort_figures(
     baselines: Mapping[K, Baseline] | None = None,
     predictions: Mapping[K, Mapping[str, float]] | None = None,
 ) -> CohortFigures[K]:
-    """Score every leader of a cohort and place each one in it (PRODUCT §5).
+    """Score every leader of a cohort and place each one in it (docs/scoring.md).
 
     ``responses`` are the cohort's responses by leader (or already as a table).
     ``reference`` holds, per dimension, the shown Others scores of every leader of the other
