@@ -9,15 +9,32 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
+from typing import Any
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from openpyxl import load_workbook
 from sqlalchemy import select
 
 from assessment.cli import cli
 from assessment.cohorts import add_leader, create_cohort
+from assessment.core.instruments import IDENTIFIER
+from assessment.core.scoring import Stat
 from assessment.exports import CSV_COLUMNS as COLUMNS
-from assessment.exports import csv_rows, safe_text, to_xlsx, write_csv
+from assessment.exports import (
+    NO_EXTRAS,
+    SHOWN,
+    SUPPRESSED,
+    FigureBlock,
+    FigureRow,
+    csv_rows,
+    safe_text,
+    to_xlsx,
+    write_csv,
+    write_rows,
+)
 from assessment.imports import import_responses
 from assessment.invitations import create_invitation
 from assessment.models import Cohort, Comment, Relationship, Response
@@ -193,6 +210,60 @@ def test_xlsx_of_no_rows_is_just_the_header():
     assert [c.value for c in sheet[1]] == list(COLUMNS)
     cells = load_workbook(io.BytesIO(to_xlsx(["a", "b"], [("=2+2", -1.5)])))["scores"]
     assert [c.value for c in cells[2]] == ["'=2+2", -1.5]
+
+
+TEXT = (st.text() | st.text(alphabet=",\"'\n\r\t =+-@aé€😀")).map(safe_text)
+"""Any text, and text made of what CSV quoting and spreadsheet escaping are about, escaped as
+the export escapes it."""
+IDS = st.from_regex(IDENTIFIER, fullmatch=True)
+USUAL = st.integers(-(10**6), 10**6).map(lambda k: k / 1000)
+NOT_FINITE = st.sampled_from([math.nan, math.inf, -math.inf])
+ANY_FLOAT = st.sampled_from([1e-05, -9.9e-05, 1e-07, 5e-09, 1e16]) | st.floats()
+
+
+@st.composite
+def export_parts(draw: st.DrawFn) -> list[tuple[Any, ...] | FigureBlock]:
+    """Rows and blocks of figure rows as the export builds them, with any text in the cells
+    the rows share and, among the usual statistics, NaN and infinities (which orjson writes
+    as null) or any float (some of which orjson spells unlike Python)."""
+    number = draw(st.sampled_from([USUAL, USUAL | NOT_FINITE, USUAL | ANY_FLOAT]))
+    optional = st.none() | number
+    stat = st.builds(Stat, st.integers(0, 10**6), number, optional, optional, optional, optional)
+    cell = st.none() | number | TEXT
+    figure = st.builds(
+        FigureRow,
+        st.sampled_from(("dimension", "item")),
+        IDS,
+        st.sampled_from((SHOWN, SUPPRESSED)),
+        st.none() | IDS,
+        st.none() | stat,
+        st.sampled_from((None, "true", "false")),
+        st.just(NO_EXTRAS) | st.tuples(*[cell] * len(NO_EXTRAS)),
+    )
+    block = st.builds(FigureBlock, st.tuples(*[TEXT] * 5), st.lists(figure, max_size=8))
+    row = st.lists(cell, min_size=1, max_size=len(COLUMNS)).map(tuple)
+    return draw(st.lists(block | row, max_size=4))
+
+
+def one_row(name: str, stat: Stat) -> list[tuple[Any, ...] | FigureBlock]:
+    figure = FigureRow("item", "a1", SHOWN, None, stat, "false", NO_EXTRAS)
+    return [FigureBlock(("figure", "ann@example.org", name, "peer", "Peers"), [figure])]
+
+
+@settings(deadline=None)
+@given(export_parts())
+@example(one_row("Ann", Stat(3, 1e-05)))  # orjson: 0.00001
+@example(one_row("Ann", Stat(3, 4.0, 1e-07)))  # orjson: 1e-7
+@example(one_row("Ann", Stat(3, 4.0, 0.5, 3.0, 5.0, math.nan)))  # orjson: null
+@example(one_row("Ann\nLee", Stat(3, 4.0)))
+def test_the_fast_csv_writer_writes_exactly_what_the_csv_module_writes(parts):
+    fast, plain = io.StringIO(), io.StringIO()
+    write_rows(fast, parts)
+    rows = (
+        row for part in parts for row in (part.rows() if isinstance(part, FigureBlock) else [part])
+    )
+    csv.writer(plain, lineterminator="\n").writerows(rows)
+    assert fast.getvalue() == plain.getvalue()
 
 
 # -- cl360 scores export ---------------------------------------------------------------
