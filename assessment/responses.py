@@ -430,7 +430,7 @@ def cohort_response_table(
     texts: list[str] = []
     rows = array("q")
     lengths = array("q")
-    for batch in _driver_batches(
+    for batch in driver_batches(
         session,
         select(Response.id, joined)
         .join(Leader, Leader.id == Response.leader_id)
@@ -492,13 +492,18 @@ def _kept(response_ids: Mapping[int, Collection[str]] | None) -> Callable[[int, 
     return lambda leader_id, response_id: leader_id not in keep or response_id in keep[leader_id]
 
 
-def _driver_batches(session: Session, statement: Select[Any]) -> Iterator[list[tuple[Any, ...]]]:
-    """A query's rows as plain tuples in batches, straight from the database driver's cursor.
+def driver_batches(session: Session, statement: Select[Any]) -> Iterator[list[tuple[Any, ...]]]:
+    """The rows ``session.execute(statement)`` returns, as the database driver's own tuples,
+    in batches, straight from its cursor.
 
     For the millions of answers of a large cohort: SQLAlchemy's result rows double the cost
-    of reading them. The statement is compiled by SQLAlchemy for the session's database (its
-    only parameters are ids, rendered inline); on PostgreSQL a server-side cursor streams the
-    rows instead of loading them all into memory at once.
+    of reading them. The statement is compiled by SQLAlchemy for the session's database with
+    its parameters rendered inline (ids and instrument ids here), and runs on the session's
+    connection, in its transaction; on PostgreSQL a server-side cursor streams the rows
+    instead of loading them all into memory at once. The driver's values are SQLAlchemy's for
+    integer, float and text columns, the only ones to select: a column SQLAlchemy converts on
+    the way out (an enum, a date) would come back unconverted. tests/test_responses.py checks
+    the rows are the same.
     """
     connection = session.connection()
     sql = str(statement.compile(connection, compile_kwargs={"literal_binds": True}))
