@@ -12,7 +12,7 @@ from assessment import responses
 from assessment.cohorts import create_cohort
 from assessment.models import Answer, Cohort, Leader, Relationship, Response
 from assessment.responses import NewResponse, driver_batches, store_responses
-from tests.test_scoring import tiny_instrument
+from tests.builders import tiny_instrument
 
 INSTRUMENT = tiny_instrument()
 ITEMS = [item.id for item in INSTRUMENT.items]
