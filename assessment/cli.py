@@ -7,6 +7,7 @@ arguments, opens one transaction and prints.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 from typing import NoReturn
@@ -18,7 +19,7 @@ from flask.cli import FlaskGroup
 from assessment import disclosures, migrate
 from assessment.accounts import AccountError, change_password, create_coach, find_coach
 from assessment.app import create_app
-from assessment.batch import BatchError, Outcome, plan_reports, run_reports, store_rendered
+from assessment.batch import run_items
 from assessment.cohorts import CohortError, find_cohort
 from assessment.core.instruments import check_files, load_instrument
 from assessment.core.profiles import TooFewLeaders
@@ -33,7 +34,6 @@ from assessment.demo import (
 from assessment.disclosures import CohortOpen, content_chunks
 from assessment.imports import ImportProblems, import_responses
 from assessment.mail import MailError, Postman
-from assessment.reminders import Outcome as MailOutcome
 from assessment.results import fit_profile_model
 
 
@@ -258,14 +258,9 @@ def leaders_import(slug: str, coach_email: str | None, path: Path) -> None:
 @cohort_options("The cohort's slug.")
 def leaders_links(slug: str, coach_email: str | None) -> None:
     """Mail a personal link to every leader of the cohort who was never sent one."""
-    from assessment.reminders import leaders_without_link, send_leader_links
+    from assessment.cohort_jobs import SEND_LEADER_LINKS
 
-    postman = _postman()
-    with _database().transaction() as session:
-        cohort = _cohort(session, slug, coach_email)
-        waiting = leaders_without_link(session, cohort)
-        outcome = send_leader_links(session, waiting, postman, actor="cli")
-    _report_outcome("leaders' personal links", outcome, postman)
+    _run_job(SEND_LEADER_LINKS, slug, coach_email)
 
 
 @cli.group()
@@ -290,14 +285,42 @@ def invitations() -> None:
 @cohort_options("The cohort's slug.")
 def invitations_send(slug: str, coach_email: str | None) -> None:
     """Mail every invitation of the cohort that has an address and was never mailed."""
-    from assessment.reminders import outstanding, send_invitations, unsent
+    from assessment.cohort_jobs import SEND_INVITATIONS
 
-    postman = _postman()
+    _run_job(SEND_INVITATIONS, slug, coach_email)
+
+
+def _submit(name: str, slug: str, coach_email: str | None) -> int:
+    """Record a job on a cohort, asked for from the command line; its id."""
+    from assessment.jobs import submit
+
     with _database().transaction() as session:
         cohort = _cohort(session, slug, coach_email)
-        waiting = unsent(outstanding(session, cohort))
-        outcome = send_invitations(session, waiting, postman, actor="cli")
-    _report_outcome("invitations", outcome, postman)
+        return submit(session, name, requested_by="cli", cohort_id=cohort.id).id
+
+
+def _run_job(name: str, slug: str, coach_email: str | None) -> None:
+    """Do a cohort's job here and now, as the web's runner would; exit 1 on any problem."""
+    from assessment.jobs import run
+
+    job_id = _submit(name, slug, coach_email)
+    run(_database(), current_app.extensions["cl360.settings"], job_id)
+    _report_job(job_id)
+
+
+def _report_job(job_id: int, *, failed: bool = False) -> None:
+    """Each problem of a finished job on standard error, then its summary; exit 1 if any
+    (or if the caller ``failed`` otherwise)."""
+    from assessment.jobs import find_job, sentence
+
+    with _database().session() as session:
+        record = find_job(session, job_id)
+        for problem in record.errors:
+            click.echo(f"error: {problem['item']}: {problem['error']}", err=True)
+        click.echo(sentence(record))
+        failed = failed or bool(record.errors) or record.state.value == "failed"
+    if failed:
+        sys.exit(1)
 
 
 def _say_held_back(session, cohort) -> None:
@@ -309,19 +332,6 @@ def _say_held_back(session, cohort) -> None:
     for leader_id, decision in disclosures.decide(session, cohort).items():
         for line in disclosures.held_back_lines(decision, rules):
             click.echo(f"{names[leader_id]}: {line} (earlier figures stand)", err=True)
-
-
-def _report_outcome(what: str, outcome: MailOutcome, postman: Postman) -> None:
-    """Send what the committed transaction queued, print the failures and a summary; exit 1
-    if anything failed."""
-    refused = postman.send_queued(_database())
-    outcome.sent -= len(refused)
-    outcome.failed += refused
-    for failure in outcome.failed:
-        click.echo(failure, err=True)
-    click.echo(f"{what}: {outcome.summary()}")
-    if outcome.failed:
-        sys.exit(1)
 
 
 @cli.group()
@@ -462,36 +472,57 @@ def reports_group() -> None:
 )
 def reports_build(slug: str, coach_email: str | None, out: Path, jobs: int | None) -> None:
     """Render every leader's report and the cohort report, in parallel worker processes."""
-    with _database().transaction() as session:
+    from assessment.cohort_jobs import BUILD_REPORTS
+    from assessment.jobs import find_job, finish_if_complete, start
+
+    database, settings = _database(), current_app.extensions["cl360.settings"]
+    with database.transaction() as session:
         cohort = _cohort(session, slug, coach_email)
-        cohort_id = cohort.id
-        if not cohort.is_open:
-            _say_held_back(session, cohort)
-    try:
-        plan = plan_reports(_database(), cohort_id, out, actor="cli")
-    except (BatchError, CohortOpen) as error:
-        raise click.ClickException(str(error)) from None
-    if plan.reused:
-        click.echo(
-            f"{len(plan.reused)} reports unchanged since they were made: written as stored",
-            err=True,
-        )
+        if cohort.is_open:
+            raise click.ClickException(str(CohortOpen(cohort)))
+        _say_held_back(session, cohort)
+    job_id = _submit(BUILD_REPORTS, slug, coach_email)
+    pending = start(database, settings, job_id) or []
     with click.progressbar(
-        length=len(plan.tasks),
-        label=f"{plan.cohort_name}: {len(plan.tasks)} reports",
-        file=sys.stderr,
+        length=len(pending), label=f"{cohort.name}: {len(pending)} reports", file=sys.stderr
     ) as bar:
+        result = run_items(database, settings, job_id, pending, jobs, lambda _: bar.update(1))
+    finish_if_complete(database, settings, job_id)
+    with database.session() as session:
+        record = find_job(session, job_id)
+        artefacts = [int(artefact_id) for artefact_id in record.outputs.values()]
+        cohort = session.get_one(type(cohort), cohort.id)
+        out.mkdir(parents=True, exist_ok=True)
+        written, unwritten = 0, []
+        for name, artefact in disclosures.named(session, cohort, artefacts):
+            problem = _write_whole(out / name, content_chunks(artefact))
+            if problem:
+                unwritten.append(problem)
+            else:
+                written += 1
+    for problem in unwritten:
+        click.echo(f"error: {problem}", err=True)
+    click.echo(
+        f"{written} of {record.total or 0} reports written to {out.resolve()} "
+        f"in {result.elapsed:.1f} s ({result.processes} worker"
+        f"{'s' if result.processes != 1 else ''})",
+        err=True,
+    )
+    _report_job(job_id, failed=bool(unwritten))
 
-        def advance(_outcome: Outcome) -> None:
-            bar.update(1)
 
-        result = run_reports(plan, jobs, progress=advance)
-    store_rendered(_database(), plan, result, actor="cli")
-    for failure in result.failed:
-        click.echo(f"error: {failure.error}", err=True)
-    click.echo(f"{result.summary()}; PDFs in {out.resolve()}")
-    if result.failed:
-        sys.exit(1)
+def _write_whole(path: Path, pieces: Iterable[bytes]) -> str | None:
+    """Write a file under a temporary name, renamed once complete (never half a file); the
+    problem, if it could not be written."""
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        with partial.open("wb") as file:
+            file.writelines(pieces)
+        partial.replace(path)
+    except OSError as error:
+        partial.unlink(missing_ok=True)
+        return f"{path.name} could not be written: {error.strerror or error}"
+    return None
 
 
 # -- Jobs: long work off the request (docs/jobs.md) ----------------------------------------------

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import zipfile
 import zlib
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
@@ -177,6 +178,21 @@ class Made:
     compressed: bool = False
 
 
+@dataclass(frozen=True)
+class Ahead:
+    """An artefact made before the transaction that records it.
+
+    Rendering a PDF takes seconds; a writing transaction holds SQLite's one write lock (and a
+    worker's database connection) all the while, so a job makes its PDFs in a reading session
+    first (:func:`leader_pdf_ahead`, :func:`cohort_pdf_ahead`). The transaction uses it only if
+    it arrives at the same key, i.e. the same responses; otherwise it makes the artefact again.
+    """
+
+    key: str
+    made: Made | None
+    """None when the artefact was stored already."""
+
+
 def disclose(
     session: Session,
     cohort: Cohort,
@@ -186,17 +202,19 @@ def disclose(
     *,
     actor: str,
     variant: str = "",
+    ahead: Ahead | None = None,
 ) -> Artefact:
     """The artefact of ``kind`` for these decisions: the stored one if it exists, else made now
-    (``make`` computes it from the decided responses) and stored; either way recorded.
+    (``make`` computes it from the decided responses, unless it was made ``ahead``) and
+    stored; either way recorded.
 
     ``variant`` separates artefacts of one kind that differ by more than their responses
     (the leader a PDF is about).
     """
-    key = artefact_key(cohort, kind, decisions, variant)
+    key = artefact_key(cohort, kind, decisions, variant, _profile_model(session, cohort))
     artefact = stored(session, key)
     if artefact is None:
-        made = make()
+        made = ahead.made if ahead is not None and ahead.key == key and ahead.made else make()
         artefact = Artefact(
             cohort_id=cohort.id,
             kind=kind,
@@ -219,15 +237,69 @@ def disclose(
 
 
 def artefact_key(
-    cohort: Cohort, kind: str, decisions: Mapping[int, Decision], variant: str = ""
+    cohort: Cohort,
+    kind: str,
+    decisions: Mapping[int, Decision],
+    variant: str = "",
+    profile_model: int | None = None,
 ) -> str:
-    """The name of what a disclosure of ``kind`` shows from these responses."""
+    """The name of what a disclosure of ``kind`` shows from these responses, assigned to this
+    stored profile model (a report made before profiles were fitted is not the one after)."""
     return hashlib.sha256(
         "\n".join(
-            [kind, str(cohort.id), variant]
+            [kind, str(cohort.id), variant, f"profiles:{profile_model}"]
             + [f"{leader_id}:{decisions[leader_id].digest}" for leader_id in sorted(decisions)]
         ).encode()
     ).hexdigest()
+
+
+def _profile_model(session: Session, cohort: Cohort) -> int | None:
+    from assessment.results import profile_model_id
+
+    return profile_model_id(session, cohort)
+
+
+def named(
+    session: Session, cohort: Cohort, artefact_ids: Iterable[int]
+) -> Iterator[tuple[str, Artefact]]:
+    """Stored artefacts of a cohort (what a job prepared) by file name, to hand out again.
+
+    Only what was disclosed already is named, so no rule is weighed again; an open cohort
+    refuses, as for every disclosure. Two files of one name (two leaders called alike) are
+    told apart by a number.
+    """
+    if cohort.is_open:
+        raise CohortOpen(cohort)
+    names: Counter[str] = Counter()
+    for artefact in session.scalars(
+        select(Artefact)
+        .where(Artefact.id.in_(list(artefact_ids)), Artefact.cohort_id == cohort.id)
+        .order_by(Artefact.filename, Artefact.id)
+    ):
+        names[artefact.filename] += 1
+        name = artefact.filename
+        if names[name] > 1:
+            stem, dot, suffix = name.rpartition(".")
+            name = f"{stem}-{names[name]}{dot}{suffix}"
+        yield name, artefact
+
+
+def bundle(
+    session: Session, cohort: Cohort, artefact_ids: Iterable[int], *, actor: str
+) -> IO[bytes]:
+    """Those artefacts as one ZIP file, each one's disclosure logged. The PDFs are compressed
+    already, so they are stored as they are; the file is held in memory, as the artefacts
+    read from the database are (a cohort of 200 leaders: about 60 MB)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as archive:
+        for name, artefact in named(session, cohort, artefact_ids):
+            with archive.open(name, "w") as member:
+                for piece in content_chunks(artefact):
+                    member.write(piece)
+            session.add(Disclosure(artefact_id=artefact.id, actor=actor))
+    session.flush()
+    out.seek(0)
+    return out
 
 
 def stored(session: Session, key: str) -> Artefact | None:
@@ -405,8 +477,35 @@ def scores(session: Session, cohort: Cohort, fmt: str, *, actor: str) -> Artefac
     return disclose(session, cohort, kind, decisions, make, actor=actor)
 
 
-def leader_pdf(session: Session, leader: Leader, *, actor: str) -> Artefact:
-    """A leader's report as the coach downloads it, or as it is released to the leader."""
+@dataclass(frozen=True)
+class _Pdf:
+    """A PDF about to be disclosed: what names it, and how to make it."""
+
+    cohort: Cohort
+    kind: str
+    decisions: dict[int, Decision]
+    variant: str
+    make: Callable[[], Made]
+
+    def disclose(self, session: Session, actor: str, ahead: Ahead | None) -> Artefact:
+        return disclose(
+            session,
+            self.cohort,
+            self.kind,
+            self.decisions,
+            self.make,
+            actor=actor,
+            variant=self.variant,
+            ahead=ahead,
+        )
+
+    def ahead(self, session: Session) -> Ahead:
+        profiles = _profile_model(session, self.cohort)
+        key = artefact_key(self.cohort, self.kind, self.decisions, self.variant, profiles)
+        return Ahead(key, None if stored(session, key) is not None else self.make())
+
+
+def _leader_pdf(session: Session, leader: Leader) -> _Pdf:
     from assessment.reporting import leader_report, report_filename
     from reports.render import render_pdf
 
@@ -420,7 +519,19 @@ def leader_pdf(session: Session, leader: Leader, *, actor: str) -> Artefact:
         return Made(render_pdf(report), "application/pdf", report_filename(leader))
 
     kind, subset, variant = pdf_disclosure(decisions, leader.id)
-    return disclose(session, cohort, kind, subset, make, actor=actor, variant=variant)
+    return _Pdf(cohort, kind, subset, variant, make)
+
+
+def leader_pdf(
+    session: Session, leader: Leader, *, actor: str, ahead: Ahead | None = None
+) -> Artefact:
+    """A leader's report as the coach downloads it, or as it is released to the leader."""
+    return _leader_pdf(session, leader).disclose(session, actor, ahead)
+
+
+def leader_pdf_ahead(session: Session, leader: Leader) -> Ahead:
+    """A leader's report made in a reading session, for :func:`leader_pdf` to record."""
+    return _leader_pdf(session, leader).ahead(session)
 
 
 def pdf_disclosure(
@@ -433,8 +544,7 @@ def pdf_disclosure(
     return "report_pdf", {leader_id: decisions[leader_id]}, str(leader_id)
 
 
-def cohort_pdf(session: Session, cohort: Cohort, *, actor: str) -> Artefact:
-    """The coach's cohort report."""
+def _cohort_pdf(session: Session, cohort: Cohort) -> _Pdf:
     from assessment.reporting import cohort_report_data, cohort_report_filename
     from reports.render import render_pdf
 
@@ -445,7 +555,19 @@ def cohort_pdf(session: Session, cohort: Cohort, *, actor: str) -> Artefact:
         return Made(pdf, "application/pdf", cohort_report_filename(cohort))
 
     kind, subset, variant = pdf_disclosure(decisions, None)
-    return disclose(session, cohort, kind, subset, make, actor=actor, variant=variant)
+    return _Pdf(cohort, kind, subset, variant, make)
+
+
+def cohort_pdf(
+    session: Session, cohort: Cohort, *, actor: str, ahead: Ahead | None = None
+) -> Artefact:
+    """The coach's cohort report."""
+    return _cohort_pdf(session, cohort).disclose(session, actor, ahead)
+
+
+def cohort_pdf_ahead(session: Session, cohort: Cohort) -> Ahead:
+    """The cohort report made in a reading session, for :func:`cohort_pdf` to record."""
+    return _cohort_pdf(session, cohort).ahead(session)
 
 
 @dataclass(frozen=True)

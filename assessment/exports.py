@@ -319,23 +319,22 @@ def _export_parts(results: CohortResults) -> Iterator[tuple[Any, ...] | FigureBl
         )
     profiles = results.profiles
     if profiles.model is not None:
-        status = "stored" if profiles.persisted else "fitted"
         for index, name in enumerate(profiles.model.names):
             yield _row(
                 record="profile",
                 kind="profile",
                 id=str(index),
-                status=status,
+                status="stored",
                 n=profiles.model.sizes[index],
                 profile=name,
             )
-    elif profiles.too_few is not None:
+    elif profiles.unavailable is not None:
         yield _row(
             record="profile",
             kind="profile",
-            status="too_few_leaders",
-            reason=profiles.too_few.message,
-            n=profiles.too_few.n_leaders,
+            status=profiles.unavailable.status,
+            reason=profiles.unavailable.message,
+            n=profiles.unavailable.n_leaders,
         )
     for leader_id, info in results.leaders.items():
         figures = results.figures.leaders.get(leader_id)
@@ -451,17 +450,17 @@ def _dimension_json(results: CohortResults, dimension_id: str, name: str) -> dic
 def _profiles_json(results: CohortResults) -> dict[str, Any]:
     profiles = results.profiles
     if profiles.model is None:
-        if profiles.too_few is None:
+        if profiles.unavailable is None:
             return {"status": "not_computed"}
         return {
-            "status": "too_few_leaders",
-            "message": profiles.too_few.message,
-            "leaders": profiles.too_few.n_leaders,
-            "minimum": profiles.too_few.minimum,
+            "status": profiles.unavailable.status,
+            "message": profiles.unavailable.message,
+            "leaders": profiles.unavailable.n_leaders,
+            "minimum": profiles.unavailable.minimum,
         }
     data = profiles.model.to_data()
     return {
-        "status": "stored" if profiles.persisted else "fitted",
+        "status": "stored",
         "k": data["k"],
         "names": data["names"],
         "sizes": data["sizes"],

@@ -1,23 +1,27 @@
-"""Jobs: long work that leaves the request, recorded in the ``job`` table whoever runs it.
+r"""Jobs: long work that leaves the request, recorded in the ``job`` table whoever runs it.
 
 A job is a name and plain-id parameters (never objects: a runner elsewhere reads everything
 again from the database). :func:`submit` records it in the caller's transaction and only
 flushes; the caller enqueues it on a runner once that transaction has committed, as it sends
 queued mail (:mod:`assessment.runners`), so a job never runs on data a rollback took away.
 
-A runner calls :func:`run`, which claims the job with a conditional UPDATE (queued → running;
-the row count decides, so two processes never run one job), then calls the job's function
-with a :class:`JobRun`. The function works item by item through :meth:`JobRun.each`: each item
-has its own transaction, in which the job row is locked, the item skipped if an earlier attempt
-finished it, and its output recorded beside its effect. So a job retried after its worker was
-killed does every item exactly once, and a failing item is written down with its reason while
-the others go on.
+Each kind of job (:class:`Kind`) says what its items are (the leaders of a cohort, the
+invitations to mail…), what is done to one item, and how the outcome is summed up. A runner
+first :func:`start`\ s the job: a conditional UPDATE claims it (queued → running; the row count
+decides, so two runners never start one job) and its items are listed once and kept on the
+row. Then every item is done by :func:`run_item` — one after another in one process
+(:func:`run`), or spread over several workers at once — and :func:`finish_if_complete` ends the
+job when none is left. Each item has its own transaction; its output is recorded on the locked
+job row at the end of that transaction, after checking that no other attempt recorded it first
+(if one did, this attempt's effect is rolled back). So a job retried after its worker was killed
+does every item exactly once, and a failing item is written down with its reason while the
+others go on.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -34,10 +38,46 @@ log = logging.getLogger(__name__)
 Output = str | int | None
 """What one item produced, as plain data (e.g. the id of a release)."""
 
-JobFunction = Callable[..., str]
-"""A job: called with a :class:`JobRun` and the job's plain-id parameters; returns a summary."""
+Item = tuple[int, str]
+"""One item of a job: the id its step is given, and the label its problems are listed under."""
 
-FUNCTIONS: dict[str, JobFunction] = {}
+
+@dataclass(frozen=True)
+class Kind:
+    """A kind of job: its items, the step done to each, and the sentence that sums it up.
+
+    ``items`` reads the job's items when it first starts (raising one of ``expected`` when
+    the job cannot be done at all: the job fails with that sentence and can be retried).
+    ``prepare``, if given, does an item's slow part in a reading session first (rendering a
+    PDF: no write lock is held meanwhile, so workers render side by side even on SQLite).
+    ``step`` does one item inside the transaction it is given, with what ``prepare`` returned
+    (or None), and returns its output; one of ``expected`` raised by either is that item's
+    problem, listed with the error's sentence.
+    ``problems`` turns such an error into the sentences listed (one, unless the error holds
+    several, as a refused import does). ``summary`` is given the outputs of the items that
+    succeeded and how many items there were. When the mail is the work (``mail_is_the_work``),
+    an item whose message the mail server refused is not done (the message's own failure
+    handler has withdrawn the link it carried), so a retry sends it; otherwise the item stays
+    done and the refusal is listed beside it.
+    """
+
+    name: str
+    items: Callable[[JobRun, Session], list[Item]]
+    step: Callable[[JobRun, Session, int, Any], Output]
+    summary: Callable[[Mapping[str, Output], int], str]
+    expected: tuple[type[Exception], ...] = ()
+    problems: Callable[[Exception], list[str]] = lambda error: [str(error)]
+    mail_is_the_work: bool = False
+    prepare: Callable[[JobRun, Session, int], Any] | None = None
+
+
+KINDS: dict[str, Kind] = {}
+
+
+def register(kind: Kind) -> Kind:
+    """Make a kind of job known by its name, the name :func:`submit` is given."""
+    KINDS[kind.name] = kind
+    return kind
 
 
 class JobError(RuntimeError):
@@ -50,27 +90,25 @@ class Runner(Protocol):
     def enqueue(self, job_id: int) -> None: ...
 
 
-def job(name: str) -> Callable[[JobFunction], JobFunction]:
-    """Register a job function under ``name``, the name :func:`submit` is given."""
-
-    def register(function: JobFunction) -> JobFunction:
-        FUNCTIONS[name] = function
-        return function
-
-    return register
-
-
 def submit(
-    session: Session, name: str, *, requested_by: str, coach_id: int | None = None, **ids: int
+    session: Session,
+    name: str,
+    *,
+    requested_by: str,
+    coach_id: int | None = None,
+    upload: bytes | None = None,
+    **ids: int,
 ) -> Job:
     """Record a queued job in the caller's transaction (flushed, not committed).
 
     The caller enqueues ``job.id`` on its runner after committing, never before: a runner
     elsewhere could otherwise look for a row that does not exist yet, or never will.
     """
-    if name not in FUNCTIONS:
+    if name not in KINDS:
         raise JobError(f"there is no job called {name!r}")
-    record = Job(name=name, params=dict(ids), requested_by=requested_by, coach_id=coach_id)
+    record = Job(
+        name=name, params=dict(ids), requested_by=requested_by, coach_id=coach_id, upload=upload
+    )
     session.add(record)
     session.flush()
     return record
@@ -104,107 +142,171 @@ def claim(session: Session, job_id: int) -> bool:
 
 
 def run(database: Database, settings: Settings, job_id: int) -> bool:
-    """Claim and run one job to its end; False when it was not queued (e.g. already claimed).
+    """Claim and run one job to its end in this process; False when it was not queued."""
+    pending = start(database, settings, job_id)
+    if pending is None:
+        return False
+    for item_id in pending:
+        run_item(database, settings, job_id, item_id)
+    finish_if_complete(database, settings, job_id)
+    return True
 
-    A job function that raises leaves the job failed with a sentence saying why (and the
-    traceback in the log); items it had finished stay recorded, so a retry carries on.
+
+def start(database: Database, settings: Settings, job_id: int) -> list[int] | None:
+    """Claim a queued job and list the items it has still to do (None: it was not queued).
+
+    The items are listed on the first attempt and kept; a retry does the ones without an
+    output, and its errors start afresh. A job whose items cannot be listed (one of its
+    kind's expected errors, or any other) fails with a sentence saying why.
     """
     with database.transaction() as session:
         if not claim(session, job_id):
-            return False
-        record = session.get(Job, job_id)
-        assert record is not None
-        name, params, actor = record.name, dict(record.params), record.requested_by
-    progress = JobRun(database, settings, job_id, actor)
+            return None
+    run = _job_run(database, settings, job_id)
     try:
-        summary = FUNCTIONS[name](progress, **params)
+        with database.transaction() as session:
+            record = _locked(session, job_id)
+            if record.items is None:
+                record.items = [list(item) for item in run.kind.items(run, session)]
+            done = {str(item_id) for item_id, _ in record.items} & set(record.outputs)
+            record.total, record.done, record.errors = len(record.items), len(done), []
+            return [item_id for item_id, _ in record.items if str(item_id) not in done]
     except Exception as error:
-        log.exception("job %s (%s) failed", job_id, name)
-        progress.finish(JobState.FAILED, f"The job stopped: {error}.")
-    else:
-        progress.finish(JobState.DONE, summary)
-    return True
+        if not isinstance(error, run.kind.expected):
+            log.exception("job %s (%s) could not start", job_id, run.kind.name)
+        run.finish(JobState.FAILED, f"The job stopped: {error}.")
+        return []
+
+
+class _AlreadyDone(Exception):
+    """Another attempt recorded this item first: this attempt's effect must not stay."""
+
+
+def run_item(database: Database, settings: Settings, job_id: int, item_id: int) -> None:
+    """Do one item of a started job in its own transaction, exactly once across attempts.
+
+    The output is recorded on the job row, locked at the end of the item's transaction (so
+    workers doing other items of the job in parallel wait only for that moment). Mail the
+    step queued is sent once its transaction has committed; a refusal is listed for its item.
+    """
+    run = _job_run(database, settings, job_id)
+    key = str(item_id)
+    if key in run.outputs:
+        return
+    label = run.labels.get(item_id, key)
+    try:
+        prepared = None
+        if run.kind.prepare is not None:
+            with database.session() as session:
+                prepared = run.kind.prepare(run, session, item_id)
+        with database.transaction() as session:
+            output = run.kind.step(run, session, item_id, prepared)
+            record = _locked(session, job_id)
+            if key in record.outputs:
+                raise _AlreadyDone
+            record.outputs = {**record.outputs, key: output}
+            record.done += 1
+    except _AlreadyDone:
+        return
+    except run.kind.expected as error:
+        run.failed_item(label, run.kind.problems(error))
+        return
+    except Exception as error:
+        log.exception("job %s: item %s failed", job_id, key)
+        run.failed_item(label, [f"an unexpected error stopped it ({error})"])
+        return
+    refusals = run.postman.send_queued(database)
+    if refusals and run.kind.mail_is_the_work:
+        run.failed_item(label, refusals, count=False, undo=key)
+    elif refusals:
+        run.failed_item(label, [f"done, but {refusal}" for refusal in refusals], count=False)
+
+
+def item_failed(
+    database: Database, settings: Settings, job_id: int, item_id: int, sentence: str
+) -> None:
+    """Record that an item could not be done because the process doing it died."""
+    run = _job_run(database, settings, job_id)
+    run.failed_item(run.labels.get(item_id, str(item_id)), [f"the worker stopped: {sentence}"])
+
+
+def finish_if_complete(database: Database, settings: Settings, job_id: int) -> bool:
+    """End a running job whose every item has been tried, with its kind's summary; True if
+    this call ended it (whoever does the last item calls it, so only one can)."""
+    with database.transaction() as session:
+        record = _locked(session, job_id)
+        if record.state != JobState.RUNNING or record.total is None:
+            return False
+        if record.done < record.total:
+            return False
+        summary = KINDS[record.name].summary(record.outputs, record.total)
+        record.state, record.summary, record.finished_at = JobState.DONE, summary, utcnow()
+        return True
+
+
+def _job_run(database: Database, settings: Settings, job_id: int) -> JobRun:
+    with database.session() as session:
+        record = session.get(Job, job_id)
+        if record is None:
+            raise JobError(f"there is no job {job_id}")
+        return JobRun(
+            database,
+            settings,
+            job_id,
+            KINDS[record.name],
+            record.requested_by,
+            dict(record.params),
+            dict(record.outputs),
+            dict(record.items or []),
+        )
 
 
 @dataclass
 class JobRun:
-    """What a running job function works with: the database, mail, and its own progress."""
+    """What a job's steps work with: the database, mail, the job's parameters, its progress."""
 
     database: Database
     settings: Settings
     job_id: int
+    kind: Kind
     actor: str
+    params: dict[str, Any]
+    outputs: dict[str, Any]
+    labels: dict[int, str]
     postman: Postman = field(init=False)
 
     def __post_init__(self) -> None:
         self.postman = Postman(self.settings.mail, self.settings.base_url)
 
-    def each(
-        self,
-        items: Sequence[tuple[int, str]],
-        step: Callable[[Session, int], Output],
-        expected: tuple[type[Exception], ...] = (),
-    ) -> int:
-        """Do ``step`` for each (id, label) item, one transaction each; how many are done,
-        by this attempt or an earlier one.
-
-        An item an earlier attempt finished is skipped. An item whose step raises one of the
-        ``expected`` errors is rolled back and listed with that error's sentence; any other
-        error is listed too (and logged), and the batch goes on either way. Mail a step
-        queued is sent once its transaction has committed; a refusal is listed for its item.
-        """
-        done_before = self._start(items)
-        succeeded = 0
-        for item_id, label in items:
-            key = str(item_id)
-            if key in done_before:
-                continue
-            try:
-                with self.database.transaction() as session:
-                    record = self._locked(session)
-                    if key in record.outputs:  # another runner of this job got here first
-                        continue
-                    output = step(session, item_id)
-                    record.outputs = {**record.outputs, key: output}
-                    record.done += 1
-            except expected as error:
-                self._failed_item(label, str(error))
-                continue
-            except Exception as error:
-                log.exception("job %s: item %s failed", self.job_id, key)
-                self._failed_item(label, f"an unexpected error stopped it ({error})")
-                continue
-            succeeded += 1
-            for refusal in self.postman.send_queued(self.database):
-                self._failed_item(label, f"done, but {refusal}", count=False)
-        return len(done_before) + succeeded
+    def upload(self, session: Session) -> bytes:
+        """The file the job was given."""
+        return _locked(session, self.job_id).upload or b""
 
     def finish(self, state: JobState, summary: str) -> None:
         with self.database.transaction() as session:
-            record = self._locked(session)
+            record = _locked(session, self.job_id)
             record.state, record.summary, record.finished_at = state, summary, utcnow()
 
-    def _start(self, items: Sequence[tuple[int, str]]) -> set[str]:
-        """Set the total and count the items done before; this attempt's errors start afresh."""
+    def failed_item(
+        self, label: str, sentences: list[str], *, count: bool = True, undo: str | None = None
+    ) -> None:
+        """List an item's problems; ``count`` it as tried (it will not be done this attempt);
+        ``undo`` the output recorded under that key (its effect did not happen after all)."""
         with self.database.transaction() as session:
-            record = self._locked(session)
-            keys = {str(item_id) for item_id, _ in items}
-            done_before = keys & set(record.outputs)
-            record.total, record.done, record.errors = len(items), len(done_before), []
-            return done_before
-
-    def _failed_item(self, label: str, sentence: str, *, count: bool = True) -> None:
-        with self.database.transaction() as session:
-            record = self._locked(session)
-            record.errors = [*record.errors, {"item": label, "error": sentence}]
+            record = _locked(session, self.job_id)
+            if undo is not None:
+                record.outputs = {k: v for k, v in record.outputs.items() if k != undo}
+            added = [{"item": label, "error": sentence} for sentence in sentences]
+            record.errors = [*record.errors, *added]
             record.done += count
 
-    def _locked(self, session: Session) -> Job:
-        """This job's row, locked until the transaction ends (SQLite: the write lock is)."""
-        record = session.scalar(select(Job).where(Job.id == self.job_id).with_for_update())
-        if record is None:
-            raise JobError(f"job {self.job_id} is gone")
-        return record
+
+def _locked(session: Session, job_id: int) -> Job:
+    """A job's row, locked until the transaction ends (SQLite: the write lock is)."""
+    record = session.scalar(select(Job).where(Job.id == job_id).with_for_update())
+    if record is None:
+        raise JobError(f"job {job_id} is gone")
+    return record
 
 
 def find_job(session: Session, job_id: int) -> Job:

@@ -171,6 +171,7 @@ class Postman:
                     record.status, record.sent_at = MailStatus.SENT, utcnow()
                     continue
                 record.status, record.error = MailStatus.FAILED, failure[:500]
+                record.idempotency_key = None  # it did not go: asking again must send it
                 failures.append(failure)
                 if item.on_failure is not None:
                     item.on_failure(session)

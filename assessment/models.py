@@ -573,6 +573,10 @@ class Job(Base):
     total: Mapped[int | None] = mapped_column(Integer)
     errors: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
     outputs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    items: Mapped[list[list[Any]] | None] = mapped_column(JSON)
+    """The job's items as [id, label] pairs, listed when it first starts (assessment/jobs.py)."""
+    upload: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    """The file the job works on, if any (a large import)."""
     summary: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     requested_by: Mapped[str] = mapped_column(String(320))

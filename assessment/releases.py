@@ -26,6 +26,7 @@ from assessment.core.planning import MAX_PLAN_LENGTH, PLANNING_QUESTIONS
 from assessment.core.scoring import Rules
 from assessment.core.text import free_text
 from assessment.disclosures import (
+    Ahead,
     Decision,
     content_of,
     decide,
@@ -93,9 +94,15 @@ def release_state(session: Session, leader: Leader) -> ReleaseState:
 
 
 def release_report(
-    session: Session, leader: Leader, postman: Postman, *, actor: str
+    session: Session,
+    leader: Leader,
+    postman: Postman,
+    *,
+    actor: str,
+    ahead: Ahead | None = None,
 ) -> ReportRelease:
-    """Give the leader their report: store it with the responses it used, and tell them."""
+    """Give the leader their report: store it with the responses it used, and tell them.
+    ``ahead``: the PDF, if a job made it before this transaction (:class:`Ahead`)."""
     if leader.cohort.is_open:
         raise CohortError("close the cohort before releasing reports, so the figures are final")
     state = release_state(session, leader)
@@ -104,7 +111,7 @@ def release_report(
         raise CohortError(
             "this report has already been released and no new responses can be added yet" + detail
         )
-    artefact = leader_pdf(session, leader, actor=actor)
+    artefact = leader_pdf(session, leader, actor=actor, ahead=ahead)
     decision = state.decision
     record_sets(session, [decision])
     release = ReportRelease(

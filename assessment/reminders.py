@@ -14,17 +14,13 @@ keeps working. The draft stays with the invitation, so any of the rater's links 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from datetime import date, timedelta
-from typing import TypeVar
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from assessment import audit
-from assessment.cohorts import CohortError
 from assessment.invitations import new_link, undelivered
 from assessment.mail import MailError, Postman, invitation_message, leader_link_message
 from assessment.models import (
@@ -67,28 +63,17 @@ def unsent(invitations: Iterable[Invitation]) -> list[Invitation]:
     return [i for i in invitations if i.invited_at is None and address(i)]
 
 
-@dataclass
-class Outcome:
-    sent: int = 0
-    already: int = 0
-    no_address: int = 0
-    failed: list[str] = field(default_factory=list)
-
-    def summary(self) -> str:
-        parts = [f"{self.sent} sent"]
-        if self.already:
-            parts.append(f"{self.already} already reminded")
-        if self.no_address:
-            parts.append(f"{self.no_address} without an email address")
-        if self.failed:
-            parts.append(f"{len(self.failed)} failed")
-        return ", ".join(parts)
-
-
 def send_invitation(
-    session: Session, invitation: Invitation, postman: Postman, *, actor: str
+    session: Session,
+    invitation: Invitation,
+    postman: Postman,
+    *,
+    actor: str,
+    key: str | None = None,
 ) -> None:
-    """(Re)send an invitation by mail, with a new link; earlier links and any draft are kept."""
+    """(Re)send an invitation by mail, with a new link; earlier links and any draft are kept.
+
+    ``key`` is the message's idempotency key (:meth:`Postman.deliver`), when a job sends it."""
     to = address(invitation)
     if to is None:
         raise MailError("this invitation has no email address")
@@ -102,46 +87,24 @@ def send_invitation(
             update(Invitation).where(Invitation.id == invitation_id).values(invited_at=None)
         )
 
-    postman.deliver(session, message, invitation.leader.cohort, on_failure=not_sent)
+    postman.deliver(session, message, invitation.leader.cohort, on_failure=not_sent, key=key)
     invitation.invited_at = utcnow()
     session.flush()
 
 
-T = TypeVar("T")
-
-
-def _send_each(session: Session, recipients: Iterable[T], send: Callable[[T], object]) -> Outcome:
-    """Send to each recipient in its own savepoint: a message that cannot be written undoes only
-    its own changes (the link it would have carried), and the others still go out. What the
-    mail server refuses later is undone by each message's own failure handler
-    (:class:`assessment.mail.Postman`)."""
-    outcome = Outcome()
-    for recipient in recipients:
-        try:
-            with session.begin_nested():
-                send(recipient)
-        except MailError as error:
-            outcome.failed.append(str(error))
-        else:
-            outcome.sent += 1
-    return outcome
-
-
-def send_invitations(
-    session: Session, invitations: list[Invitation], postman: Postman, *, actor: str
-) -> Outcome:
-    return _send_each(
-        session, invitations, lambda i: send_invitation(session, i, postman, actor=actor)
-    )
-
-
-def send_leader_link(session: Session, leader: Leader, postman: Postman, *, actor: str) -> str:
+def send_leader_link(
+    session: Session, leader: Leader, postman: Postman, *, actor: str, key: str | None = None
+) -> str:
     """Mail a leader a new link to their personal page; returns the link. Earlier links keep
-    working."""
+    working. ``key`` as for :func:`send_invitation`."""
     token = new_link(session, leader, LinkPurpose.PERSONAL_PAGE, actor=actor)
     link = postman.leader_link(token)
     postman.deliver(
-        session, leader_link_message(leader, link), leader.cohort, on_failure=undelivered(token)
+        session,
+        leader_link_message(leader, link),
+        leader.cohort,
+        on_failure=undelivered(token),
+        key=key,
     )
     return link
 
@@ -159,14 +122,6 @@ def leaders_without_link(session: Session, cohort: Cohort) -> list[Leader]:
             )
             .order_by(Leader.name, Leader.id)
         )
-    )
-
-
-def send_leader_links(
-    session: Session, leaders: list[Leader], postman: Postman, *, actor: str
-) -> Outcome:
-    return _send_each(
-        session, leaders, lambda leader: send_leader_link(session, leader, postman, actor=actor)
     )
 
 
@@ -198,35 +153,6 @@ def remind(
     except IntegrityError:
         return False
     return True
-
-
-def remind_outstanding(
-    session: Session, cohort: Cohort, postman: Postman, *, actor: str, today: date
-) -> Outcome:
-    """The dashboard's one click: remind everyone outstanding, at most once a day each."""
-    if not cohort.is_open:
-        raise CohortError("this cohort is closed; reopen it before reminding anyone")
-    outcome = _remind_all(session, outstanding(session, cohort), f"manual:{today}", postman, actor)
-    audit.record(session, actor, "reminders.send", f"cohort:{cohort.slug}", sent=outcome.sent)
-    return outcome
-
-
-def _remind_all(
-    session: Session, invitations: list[Invitation], key: str, postman: Postman, actor: str
-) -> Outcome:
-    outcome = Outcome()
-    for invitation in invitations:
-        if address(invitation) is None:
-            outcome.no_address += 1
-            continue
-        try:
-            if remind(session, invitation, key, postman, actor=actor):
-                outcome.sent += 1
-            else:
-                outcome.already += 1
-        except MailError as error:
-            outcome.failed.append(str(error))
-    return outcome
 
 
 def scheduled_key(cohort: Cohort, today: date) -> str | None:

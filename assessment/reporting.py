@@ -78,7 +78,7 @@ def placement(results: CohortResults, leader_id: int) -> CohortPlacement:
         reference_leaders=dict(results.figures.reference_size),
         profile=profiles.assignments.get(leader_id),
         profile_model=profiles.model,
-        profile_unavailable=profiles.too_few.message if profiles.too_few else None,
+        profile_unavailable=profiles.unavailable.message if profiles.unavailable else None,
     )
 
 
@@ -113,7 +113,7 @@ def cohort_report_data(
         rules=results.rules,
         profile_model=profiles.model,
         assignments=profiles.assignments,
-        profiles_unavailable=profiles.too_few.message if profiles.too_few else None,
+        profiles_unavailable=profiles.unavailable.message if profiles.unavailable else None,
     )
 
 

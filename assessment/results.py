@@ -5,7 +5,8 @@ export, reports and pages all call :func:`cohort_results` and print what it retu
 each table once per cohort (never one query per leader), hands plain data to
 :mod:`assessment.core.scoring`, :mod:`assessment.core.psychometrics` and :mod:`assessment.core.profiles`,
 and returns plain data (no ORM objects). It never writes, except :func:`fit_profile_model`,
-which only flushes.
+which only flushes; and it fits profiles only there (the profiles job, ``cl360 profiles fit``):
+every other path assigns leaders to the stored model, or says why there is none.
 
 What "all data on the same instrument version" means here: every cohort whose frozen
 instrument has the same id and version, real cohorts and demo cohorts kept apart (synthetic
@@ -17,9 +18,10 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from assessment.cohorts import cohort_instrument
@@ -27,8 +29,10 @@ from assessment.core.instruments import Instrument
 from assessment.core.profiles import (
     MIN_LEADERS,
     Assignment,
+    NotFittedYet,
     ProfileModel,
     TooFewLeaders,
+    Unavailable,
     feature_matrix,
 )
 from assessment.core.psychometrics import (
@@ -62,12 +66,10 @@ class LeaderInfo:
 
 @dataclass(frozen=True)
 class Profiles:
-    """The profile model leaders are assigned to, or why there is none."""
+    """The stored profile model leaders are assigned to, or why there is none."""
 
     model: ProfileModel | None
-    too_few: TooFewLeaders | None
-    persisted: bool
-    """False when no model was stored for the instrument and this one was fitted on the fly."""
+    unavailable: Unavailable | None
     assignments: dict[int, Assignment]
 
 
@@ -121,7 +123,7 @@ def cohort_results(
         population: _Population = [figures.placings, *(n.leaders for n in norms.values())]
         found = _profiles(session, cohort, instrument, figures, population)
     else:
-        found = Profiles(None, None, False, {})
+        found = Profiles(None, None, {})
     return CohortResults(cohort.slug, cohort.name, instrument, rules, leaders, figures, found)
 
 
@@ -202,9 +204,9 @@ def _baselines(
 # -- profiles -----------------------------------------------------------------------------
 
 
-def stored_profile_model(session: Session, cohort: Cohort) -> ProfileModel | None:
+def _latest_model(cohort: Cohort) -> Select[Any]:
     """The latest profile model fitted for the cohort's instrument version (real or demo)."""
-    record = session.scalar(
+    return (
         select(ProfileModelRecord)
         .where(
             ProfileModelRecord.instrument_id == cohort.instrument_id,
@@ -214,7 +216,17 @@ def stored_profile_model(session: Session, cohort: Cohort) -> ProfileModel | Non
         .order_by(ProfileModelRecord.fitted_at.desc(), ProfileModelRecord.id.desc())
         .limit(1)
     )
+
+
+def stored_profile_model(session: Session, cohort: Cohort) -> ProfileModel | None:
+    record = session.scalar(_latest_model(cohort))
     return ProfileModel.from_data(record.model) if record else None
+
+
+def profile_model_id(session: Session, cohort: Cohort) -> int | None:
+    """Which stored model the cohort's figures are assigned to: part of what names a stored
+    disclosure, so a report made before profiles were fitted is made again after."""
+    return session.scalar(_latest_model(cohort).with_only_columns(ProfileModelRecord.id))
 
 
 _Population = Sequence[Mapping[int, ShownScores]]
@@ -250,14 +262,16 @@ def _profiles(
     figures: CohortFigures[int],
     cohorts: _Population,
 ) -> Profiles:
+    """Leaders assigned to the stored model; never a model fitted here (a page would wait for
+    it): without one, why not (too few leaders, or not fitted yet, see :class:`NotFittedYet`)."""
     model = stored_profile_model(session, cohort)
-    persisted = model is not None
-    if model is None:
-        fitted = _fit(instrument, cohorts)
-        if isinstance(fitted, TooFewLeaders):
-            return Profiles(None, fitted, False, {})
-        model = fitted
-    return Profiles(model, None, persisted, model.assign_leaders(figures.placings))
+    if model is not None:
+        return Profiles(model, None, model.assign_leaders(figures.placings))
+    leaders = len(_reference_features(instrument, cohorts))
+    unavailable: Unavailable = (
+        NotFittedYet(leaders) if leaders >= MIN_LEADERS else TooFewLeaders(leaders)
+    )
+    return Profiles(None, unavailable, {})
 
 
 def fit_profile_model(session: Session, cohort: Cohort) -> ProfileModel | TooFewLeaders:

@@ -31,11 +31,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
+from assessment import jobs
 from assessment.config import Settings
 from assessment.database import Database, is_unavailable
 from assessment.disclosures import content_chunks
 from assessment.mail import Postman
-from assessment.models import Artefact, Coach
+from assessment.models import Artefact, Coach, Job
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -265,6 +266,19 @@ def answers_back(status: int, headers: dict[str, str]) -> ResponseReturnValue:
 def after_commit(callback: Callable[[], None]) -> None:
     """Run ``callback`` once this request's transaction has committed (dropped on rollback)."""
     g.setdefault("after_commit", []).append(callback)
+
+
+def start_job(name: str, *, upload: bytes | None = None, **ids: int) -> Job:
+    """Record a job for the signed-in coach and have it run once this request commits
+    (docs/jobs.md): a runner elsewhere must never look for a job a rollback took away."""
+    coach = signed_in_coach()
+    record = jobs.submit(
+        db_session(), name, requested_by=coach.email, coach_id=coach.id, upload=upload, **ids
+    )
+    runner: jobs.Runner = current_app.extensions["cl360.jobs"]
+    job_id = record.id
+    after_commit(lambda: runner.enqueue(job_id))
+    return record
 
 
 def _send_mail(postman: Postman) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import random
 import re
+import time
 from dataclasses import dataclass
 from datetime import date
 
@@ -20,14 +21,14 @@ from flask.testing import FlaskClient
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from assessment import accounts, cohorts, disclosures
-from assessment.config import PROJECT_ROOT
+from assessment import accounts, cohorts, disclosures, jobs
+from assessment.config import PROJECT_ROOT, Settings
 from assessment.core.instruments import Instrument
 from assessment.core.scoring import RaterResponse
 from assessment.core.sealing import BrowserKey, unseal
 from assessment.database import Database
 from assessment.invitations import create_invitation
-from assessment.models import Coach, Cohort, DraftResponse, Leader, Relationship
+from assessment.models import Coach, Cohort, DraftResponse, Job, Leader, Relationship
 from assessment.responses import Answers, NewResponse, store_responses, submit
 
 # -- the coach and the questionnaires the product ships ----------------------------------------
@@ -41,6 +42,37 @@ SPANISH = PROJECT_ROOT / "instruments" / "compassionate-leadership.v1.es.yaml"
 
 
 # -- through the web, as a coach or a rater would ----------------------------------------------
+
+
+def job_of(response) -> int:
+    """The id of the job a coach's action started (it redirects to the job's page)."""
+    assert response.status_code == 302, response.status_code
+    match = re.search(r"/jobs/(\d+)$", response.headers["Location"])
+    assert match, response.headers["Location"]
+    return int(match.group(1))
+
+
+def wait_for_job(client: FlaskClient, response, seconds: float = 180) -> dict:
+    """Wait until the job a coach's action started has ended; its state as the page polls it."""
+    job_id = job_of(response)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        status = client.get(f"/jobs/{job_id}.json").get_json()
+        if status["finished"]:
+            return status
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} did not finish in {seconds} s")
+
+
+def run_job(database: Database, settings: Settings, name: str, **ids: int) -> Job:
+    """Record a job as a coach's click would, and run it here to its end; its row."""
+    with database.transaction() as session:
+        job_id = jobs.submit(session, name, requested_by=COACH_EMAIL, **ids).id
+    jobs.run(database, settings, job_id)
+    with database.session() as session:
+        record = session.get(Job, job_id)
+        assert record is not None
+        return record
 
 
 def csrf_token(html: str) -> str:

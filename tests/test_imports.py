@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import re
+import time
 
 import pytest
 from sqlalchemy import func, select
@@ -246,7 +247,8 @@ def test_cli_imports_all_or_nothing(runner, cohort, session, tmp_path):
 def test_the_largest_allowed_files_import_through_a_real_gunicorn_worker(
     gunicorn_server, cohort, session
 ):
-    """5,000 leaders, then 5,000 raters, each within one request that gunicorn does not kill."""
+    """5,000 leaders, then 5,000 raters: each request only stores the file, and a job on the
+    gunicorn worker's runner imports it."""
     browser = Browser(gunicorn_server)
     fields = browser.open_form("/login")
     signed_in = browser.post("/login", {**fields, "email": COACH_EMAIL, "password": COACH_PASSWORD})
@@ -264,6 +266,12 @@ def test_the_largest_allowed_files_import_through_a_real_gunicorn_worker(
             files={f"{kind}-file": (f"{kind}.csv", text.encode(), "text/csv")},
         )
         assert response.status_code == 302, response.text[:500]
+        job = response.headers["Location"].rsplit("/", 1)[1]
+        deadline = time.monotonic() + 300
+        while not (status := browser.client.get(f"/jobs/{job}.json").json())["finished"]:
+            assert time.monotonic() < deadline, status
+            time.sleep(0.5)
+        assert status["summary"] == f"5000 {kind} imported.", status
     browser.close()
     session.expire_all()
     assert count(session, Leader) == 5001 and count(session, Invitation) == 5000

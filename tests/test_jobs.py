@@ -5,25 +5,45 @@ worker against the local Redis."""
 from __future__ import annotations
 
 import dataclasses
+import io
 import os
 import time
 import uuid
+import zipfile
 from collections import Counter
 
 import pytest
 import redis
 from sqlalchemy import func, select
 
-from assessment import jobs, releases
+from assessment import disclosures, jobs, releases
 from assessment.accounts import create_coach
 from assessment.app import create_app
 from assessment.cli import cli
-from assessment.cohort_jobs import RELEASE_ALL
+from assessment.cohort_jobs import FIT_PROFILES, RELEASE_ALL
+from assessment.cohorts import create_cohort
 from assessment.config import MailSettings
+from assessment.core.profiles import MIN_LEADERS
 from assessment.database import Database
 from assessment.mail import Message, Postman
-from assessment.models import Cohort, Job, JobState, Leader, MailMessage, ReportRelease
-from tests.builders import client_signed_in_as, csrf_token, make_cohort
+from assessment.models import (
+    Artefact,
+    Cohort,
+    Disclosure,
+    Job,
+    JobState,
+    Leader,
+    MailMessage,
+    ReportRelease,
+)
+from tests.builders import (
+    client_signed_in_as,
+    csrf_token,
+    make_cohort,
+    pdf_text,
+    run_job,
+    wait_for_job,
+)
 
 NAMES = ("Ada Lovelace", "Grace Hopper", "Mary Somerville")
 REDIS_URL = "redis://127.0.0.1:6379/7"
@@ -62,6 +82,13 @@ def ready_mail_per_recipient(database: Database) -> Counter[str]:
         return Counter(
             session.scalars(select(MailMessage.recipient).where(MailMessage.kind == "report_ready"))
         )
+
+
+def wait_for(condition, seconds: float = 180) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"still not so after {seconds} s"
+        time.sleep(0.2)
 
 
 def wait_until_finished(database: Database, job_id: int, seconds: float = 180) -> Job:
@@ -260,9 +287,158 @@ def test_release_all_needs_the_form_token_and_a_closed_cohort(
         data={"csrf_token": csrf_token(page)},
         follow_redirects=True,
     )
-    assert "Close the cohort before releasing reports" in refused.get_data(as_text=True)
+    assert "Close the cohort first, so the figures in the reports are final." in refused.get_data(
+        as_text=True
+    )
     with database.session() as session:
         assert session.scalar(select(func.count()).select_from(Job)) == 0
+
+
+def test_every_report_as_one_zip_through_the_web(app, database, coach, instrument, signed_in):
+    cohort = make_cohort(database, coach, instrument, (*NAMES, "Ada King"))
+    with database.transaction() as session:  # two leaders of one name
+        session.get(Leader, cohort.leaders["Ada King"]).name = "Ada Lovelace"
+    page = signed_in.get(f"/cohorts/{cohort.slug}").get_data(as_text=True)
+    started = signed_in.post(
+        f"/cohorts/{cohort.slug}/build-reports", data={"csrf_token": csrf_token(page)}
+    )
+    status = wait_for_job(signed_in, started)
+    assert (status["state"], status["done"], status["total"]) == ("done", 5, 5)
+    assert status["summary"] == "5 of 5 reports ready to download." and status["errors"] == []
+    done = signed_in.get(started.headers["Location"]).get_data(as_text=True)
+    assert "Preparing every report" in done and "Download all reports (ZIP)" in done
+
+    download = signed_in.get(f"/jobs/{status['id']}/reports.zip")
+    assert download.status_code == 200 and download.mimetype == "application/zip"
+    assert f"{cohort.slug}-reports.zip" in download.headers["Content-Disposition"]
+    archive = zipfile.ZipFile(io.BytesIO(download.data))
+    assert sorted(archive.namelist()) == [
+        "ada-lovelace-360-report-2.pdf",  # two leaders of one name keep a file each
+        "ada-lovelace-360-report.pdf",
+        "grace-hopper-360-report.pdf",
+        "mary-somerville-360-report.pdf",
+        "report-cohort-cohort-report.pdf",
+    ]
+    grace = pdf_text(archive.read("grace-hopper-360-report.pdf"))
+    assert "Grace Hopper" in grace and "Mary Somerville" not in grace
+    assert "Ada Lovelace" not in pdf_text(archive.read("report-cohort-cohort-report.pdf"))
+    with database.session() as session:
+        pdfs = session.scalars(select(Artefact).where(Artefact.kind == "report_pdf")).all()
+        # Each artefact was disclosed when it was made and again when the ZIP was downloaded.
+        logged = Counter(session.scalars(select(Disclosure.artefact_id)))
+    assert len(pdfs) == 4 and all(logged[pdf.id] == 2 for pdf in pdfs)
+    # Each PDF is the ledger's: the coach's single download serves the stored one.
+    single = signed_in.get(
+        f"/cohorts/{cohort.slug}/leaders/{cohort.leaders['Grace Hopper']}/report.pdf"
+    )
+    assert single.data == archive.read("grace-hopper-360-report.pdf")
+
+    with database.transaction() as session:
+        create_coach(session, "other@example.org", "another long password")
+    other = client_signed_in_as(app, "other@example.org", "another long password")
+    assert other.get(f"/jobs/{status['id']}/reports.zip").status_code == 404
+    with database.transaction() as session:
+        session.get(Cohort, cohort.id).status = "open"
+    reopened = signed_in.get(f"/jobs/{status['id']}/reports.zip")
+    assert reopened.status_code == 409 and "open" in reopened.get_data(as_text=True)
+
+
+def test_building_reports_of_an_open_cohort_is_refused(database, coach, instrument, signed_in):
+    cohort = make_cohort(database, coach, instrument, NAMES[:1])
+    with database.transaction() as session:
+        session.get(Cohort, cohort.id).status = "open"
+    page = signed_in.get(f"/cohorts/{cohort.slug}").get_data(as_text=True)
+    assert "All reports (ZIP)" not in page
+    refused = signed_in.post(
+        f"/cohorts/{cohort.slug}/build-reports",
+        data={"csrf_token": csrf_token(page)},
+        follow_redirects=True,
+    )
+    assert "Close the cohort first" in refused.get_data(as_text=True)
+    with database.session() as session:
+        assert session.scalar(select(func.count()).select_from(Job)) == 0
+
+
+LARGE = "name,email,department\n" + "".join(
+    f"Leader {n},leader{n}@example.org,Ward {n % 7}\n" for n in range(400)
+)
+
+
+def import_large(signed_in, slug: str, text: str):
+    page = signed_in.get(f"/cohorts/{slug}").get_data(as_text=True)
+    return signed_in.post(
+        f"/cohorts/{slug}/import/leaders",
+        data={
+            "leaders-csrf_token": csrf_token(page),
+            "leaders-file": (io.BytesIO(text.encode()), "leaders.csv"),
+        },
+        content_type="multipart/form-data",
+    )
+
+
+def test_a_large_import_is_a_job_and_a_bad_one_lists_every_problem(
+    database, coach, instrument, signed_in
+):
+    with database.transaction() as session:
+        cohort = create_cohort(session, session.merge(coach), "Large", instrument)
+        slug = cohort.slug
+    broken = LARGE.replace("leader7@example.org", "not an address").replace("Leader 300,", ",")
+    refused = wait_for_job(signed_in, import_large(signed_in, slug, broken))
+    assert refused["summary"] == "Nothing was imported: the file's problems are below."
+    assert [(p["item"], p["error"]) for p in refused["errors"]] == [
+        ("The file", "row 9, column email: 'not an address' is not a valid email address"),
+        ("The file", "row 302, column name: required"),
+    ]
+    page = signed_in.get(f"/jobs/{refused['id']}").get_data(as_text=True)
+    assert "Importing a file" in page and "Problems in the file (nothing was imported)" in page
+    with database.session() as session:
+        assert session.scalar(select(func.count()).select_from(Leader)) == 0
+
+    imported = wait_for_job(signed_in, import_large(signed_in, slug, LARGE))
+    assert imported["summary"] == "400 leaders imported." and imported["errors"] == []
+    with database.session() as session:
+        assert session.scalar(select(func.count()).select_from(Leader)) == 400
+        # The file is kept with the job only as long as it is needed to do the job again.
+        assert session.get(Job, imported["id"]).upload is not None
+
+
+def test_closing_a_cohort_fits_its_profiles_off_the_request(
+    database, settings, coach, instrument, signed_in
+):
+    names = tuple(f"Leader {n:02d}" for n in range(MIN_LEADERS))
+    cohort = make_cohort(database, coach, instrument, names)
+    with database.transaction() as session:
+        leader = session.get(Leader, cohort.leaders["Leader 00"])
+        before = disclosures.leader_pdf(session, leader, actor="coach")  # no model yet
+        before_id, before_text = before.id, pdf_text(disclosures.content_of(before))
+        session.get(Cohort, cohort.id).status = "open"
+    assert "have not been fitted yet" in before_text
+
+    page = signed_in.get(f"/cohorts/{cohort.slug}").get_data(as_text=True)
+    closed = signed_in.post(f"/cohorts/{cohort.slug}/close", data={"csrf_token": csrf_token(page)})
+    assert closed.status_code == 302
+    with database.session() as session:
+        [job] = session.scalars(select(Job)).all()
+    assert job.name == FIT_PROFILES
+    record = wait_until_finished(database, job.id)
+    assert record.summary == "Profiles fitted." and record.errors == []
+    assert record.outputs[str(cohort.id)].endswith(f"profiles from {MIN_LEADERS} leaders")
+
+    with database.transaction() as session:
+        after = disclosures.leader_pdf(
+            session, session.get(Leader, cohort.leaders["Leader 00"]), actor="coach"
+        )
+        after_id, after_text = after.id, pdf_text(disclosures.content_of(after))
+    # The same responses, but made again: the stored report predates the profile model.
+    assert after_id != before_id and "have not been fitted yet" not in after_text
+
+
+def test_profiles_are_fitted_by_a_job(database, settings, coach, instrument):
+    cohort = make_cohort(database, coach, instrument, NAMES)
+    record = run_job(database, settings, FIT_PROFILES, cohort_id=cohort.id)
+    assert record.summary == "Profiles could not be fitted."
+    [problem] = record.errors
+    assert problem["item"] == "Profiles" and "Profiles need at least" in problem["error"]
 
 
 # -- the command line --------------------------------------------------------------------------
@@ -331,10 +507,14 @@ def test_release_all_on_a_celery_worker(database, coach, instrument, celery_app)
     release_one_first(database, cohort.leaders["Ada Lovelace"])
     job_id = submit(database, cohort.id, coach.id)
     celery = celery_app.extensions["celery"]
-    with start_worker(celery, pool="threads", perform_ping_check=False, shutdown_timeout=30):
+    # Two at once: the leaders are released in parallel, each exactly once.
+    with start_worker(
+        celery, pool="threads", concurrency=2, perform_ping_check=False, shutdown_timeout=30
+    ):
         celery_app.extensions["cl360.jobs"].enqueue(job_id)
         record = wait_until_finished(database, job_id)
     assert record.state == JobState.DONE and (record.done, record.total) == (3, 3)
+    assert record.summary == "2 of 3 reports released."
     assert [e["item"] for e in record.errors] == ["Ada Lovelace"]
     assert releases_per_leader(database) == Counter(cohort.leaders.values())
     assert set(ready_mail_per_recipient(database).values()) == {1}
@@ -359,12 +539,12 @@ def test_a_job_killed_on_a_celery_worker_and_retried_releases_and_mails_each_lea
     celery = celery_app.extensions["celery"]
     with start_worker(celery, pool="threads", perform_ping_check=False, shutdown_timeout=30):
         celery_app.extensions["cl360.jobs"].enqueue(job_id)
-        deadline = time.monotonic() + 180
-        while len(calls) < 2 and time.monotonic() < deadline:
-            time.sleep(0.2)
-        time.sleep(1)  # the killed attempt has left the job as a dead worker would
+        # Each leader is a task of its own: the other two are done, the killed one is not,
+        # and the job stays running, as a dead worker leaves it.
+        wait_for(lambda: job_row(database, job_id).done == 2)
+        time.sleep(0.5)
         stuck = job_row(database, job_id)
-        assert stuck.state == JobState.RUNNING and stuck.done == 1
+        assert stuck.state == JobState.RUNNING and stuck.done == 2 and len(calls) == 3
 
         monkeypatch.setattr(releases, "release_report", real_release)
         retried = celery_app.test_cli_runner().invoke(

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from assessment.cohorts import add_leader, close_cohort, create_cohort
 from assessment.invitations import create_invitation, new_link
 from assessment.models import AccessLink, LinkPurpose, MailMessage, Relationship
-from tests.builders import answer, client_signed_in_as, csrf_token
+from tests.builders import answer, client_signed_in_as, csrf_token, wait_for_job
 
 
 def mailed_links(session, kind: str, path: str) -> list[str]:
@@ -47,9 +47,12 @@ def test_invitation_reminder_and_reissue_each_add_a_link_and_kill_none(
 ):
     cohort, leader, invitation_id, shown = rater
     dashboard = f"/cohorts/{cohort.slug}"
-    assert post(signed_in, f"{dashboard}/invitations/send", dashboard).status_code == 302
-    assert post(signed_in, f"{dashboard}/remind", dashboard).status_code == 302
-    assert post(signed_in, f"{dashboard}/remind", dashboard).status_code == 302  # once a day
+    sent = wait_for_job(signed_in, post(signed_in, f"{dashboard}/invitations/send", dashboard))
+    assert sent["summary"] == "1 of 1 invitations sent."
+    reminded = wait_for_job(signed_in, post(signed_in, f"{dashboard}/remind", dashboard))
+    assert reminded["summary"] == "1 reminder sent."
+    again = wait_for_job(signed_in, post(signed_in, f"{dashboard}/remind", dashboard))
+    assert again["summary"] == "No reminder sent: 1 had been reminded today already."
     leader_page = f"{dashboard}/leaders/{leader.id}"
     reissued = post(signed_in, f"/invitations/{invitation_id}/reissue", leader_page)
     assert reissued.status_code == 200

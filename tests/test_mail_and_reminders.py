@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from assessment.cli import cli
+from assessment.cohort_jobs import REMIND
 from assessment.cohorts import add_leader, create_cohort, set_schedule
 from assessment.config import MailSettings
 from assessment.core.sealing import BrowserKey
@@ -24,9 +25,9 @@ from assessment.models import (
     Relationship,
     ReminderSent,
 )
-from assessment.reminders import remind, remind_outstanding, scheduled_key, scheduled_reminders
+from assessment.reminders import remind, scheduled_key, scheduled_reminders
 from assessment.responses import Answers, save_draft
-from tests.builders import csrf_token
+from tests.builders import csrf_token, run_job, wait_for_job
 from tests.live import free_port
 
 
@@ -54,16 +55,12 @@ def count(session, model, *where) -> int:
 
 
 def test_reminders_go_by_smtp_with_a_new_working_link_and_the_draft_kept(
-    database, campaign, smtp, session
+    database, settings, campaign, smtp, session
 ):
-    postman = Postman(smtp.settings, "http://cl360.test")
-    with database.transaction() as s:
-        outcome = remind_outstanding(
-            s, s.merge(campaign), postman, actor="coach@example.org", today=date(2027, 3, 1)
-        )
-        assert smtp.messages == []  # nothing leaves before the transaction has committed
-    assert (outcome.sent, outcome.no_address) == (2, 1)  # self and Pat; Lee answered already
-    assert postman.send_queued(database) == []
+    mailing = replace(settings, mail=smtp.settings, base_url="http://cl360.test")
+    outcome = run_job(database, mailing, REMIND, cohort_id=campaign.id, day=20270301)
+    # The self link and Pat's; Lee answered already, and the unnamed link has no address.
+    assert (outcome.summary, outcome.total, outcome.errors) == ("2 reminders sent.", 2, [])
     recipients = sorted(m["To"] for m in smtp.messages)
     assert recipients == ["pat@example.org", "rosa@example.org"]
     pat = next(m for m in smtp.messages if m["To"] == "pat@example.org")
@@ -79,10 +76,11 @@ def test_reminders_go_by_smtp_with_a_new_working_link_and_the_draft_kept(
     assert session.scalars(select(MailMessage.body)).all() == [None, None]
     assert set(session.scalars(select(MailMessage.transport))) == {"smtp"}
     assert set(session.scalars(select(MailMessage.status))) == {MailStatus.SENT}
-    with database.transaction() as s:
-        again = remind_outstanding(s, s.merge(campaign), postman, actor="c", today=date(2027, 3, 1))
-    assert postman.send_queued(database) == []
-    assert (again.sent, again.already) == (0, 2) and len(smtp.messages) == 2
+    again = run_job(database, mailing, REMIND, cohort_id=campaign.id, day=20270301)
+    assert again.summary == "No reminder sent: 2 had been reminded today already."
+    assert len(smtp.messages) == 2
+    next_day = run_job(database, mailing, REMIND, cohort_id=campaign.id, day=20270302)
+    assert next_day.summary == "2 reminders sent." and len(smtp.messages) == 4
 
 
 def test_without_smtp_messages_go_to_the_outbox_the_coach_can_read(signed_in, campaign, session):
@@ -92,7 +90,10 @@ def test_without_smtp_messages_go_to_the_outbox_the_coach_can_read(signed_in, ca
     response = signed_in.post(
         f"/cohorts/{campaign.slug}/remind", data={"csrf_token": csrf_token(page)}
     )
-    assert response.status_code == 302
+    assert wait_for_job(signed_in, response)["summary"] == "2 reminders sent."
+    done = signed_in.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Reminding everyone who has not answered" in done
+    assert "No mail server is set up" in done and "Read the messages in the outbox" in done
     outbox = signed_in.get(f"/cohorts/{campaign.slug}/outbox").get_data(as_text=True)
     assert "Outbox" in outbox and "Reminder: Rosa Diaz asks for your feedback" in outbox
     assert "http://localhost/r/" in outbox
@@ -185,25 +186,23 @@ def test_the_unique_constraint_itself_refuses_a_second_reminder(database, campai
 def test_invitations_are_sent_once_with_the_cli(app, runner, database, campaign, smtp, session):
     app.extensions["cl360.settings"].mail = smtp.settings
     result = runner.invoke(cli, ["invitations", "send", "--cohort", campaign.slug])
-    assert result.exit_code == 0 and "2 sent" in result.output
+    assert result.exit_code == 0 and "2 of 2 invitations sent." in result.output
     assert sorted(m["Subject"] for m in smtp.messages) == [
         "Rosa Diaz asks for your feedback",
         "Your self-assessment for Mail cohort",
     ]
     again = runner.invoke(cli, ["invitations", "send", "--cohort", campaign.slug])
-    assert "0 sent" in again.output and len(smtp.messages) == 2
+    assert "0 of 0 invitations sent." in again.output and len(smtp.messages) == 2
 
 
 def test_leaders_without_a_personal_link_get_one_from_the_dashboard(signed_in, campaign, session):
     dashboard = signed_in.get(f"/cohorts/{campaign.slug}").get_data(as_text=True)
     assert "Send leaders their personal links (1)" in dashboard
     response = signed_in.post(
-        f"/cohorts/{campaign.slug}/leader-links/send",
-        data={"csrf_token": csrf_token(dashboard)},
-        follow_redirects=True,
+        f"/cohorts/{campaign.slug}/leader-links/send", data={"csrf_token": csrf_token(dashboard)}
     )
-    page = response.get_data(as_text=True)
-    assert "Leaders&#39; personal links: 1 sent (to the outbox" in page
+    assert wait_for_job(signed_in, response)["summary"] == "1 of 1 leaders sent their link."
+    page = signed_in.get(f"/cohorts/{campaign.slug}").get_data(as_text=True)
     assert "Send leaders their personal links" not in page  # everyone has one now
     body = session.scalar(
         select(MailMessage.body).where(MailMessage.recipient == "rosa@example.org")
@@ -222,7 +221,8 @@ def test_leader_links_by_cli_go_once_and_a_refusal_keeps_nothing(
     app.extensions["cl360.settings"].mail = smtp.settings
     smtp.refuse = True
     refused = runner.invoke(cli, ["leaders", "links", "--cohort", campaign.slug])
-    assert refused.exit_code == 1 and "2 failed" in refused.output
+    assert refused.exit_code == 1 and "0 of 2 leaders sent their link." in refused.output
+    assert "error: Rosa Diaz: the mail server" in refused.output
     session.expire_all()
     live = count(
         session, AccessLink, AccessLink.leader_id.is_not(None), AccessLink.revoked_at.is_(None)
@@ -230,10 +230,10 @@ def test_leader_links_by_cli_go_once_and_a_refusal_keeps_nothing(
     assert live == 0  # no working link without its mail
     smtp.refuse = False
     result = runner.invoke(cli, ["leaders", "links", "--cohort", campaign.slug])
-    assert result.exit_code == 0 and "leaders' personal links: 2 sent" in result.output
+    assert result.exit_code == 0 and "2 of 2 leaders sent their link." in result.output
     assert sorted(m["To"] for m in smtp.messages) == ["rosa@example.org", "sam@example.org"]
     again = runner.invoke(cli, ["leaders", "links", "--cohort", campaign.slug])
-    assert "0 sent" in again.output and len(smtp.messages) == 2
+    assert "0 of 0 leaders sent their link." in again.output and len(smtp.messages) == 2
 
 
 def test_mail_settings_come_from_the_environment():

@@ -19,6 +19,7 @@ from assessment.cohorts import create_cohort
 from assessment.core.profile_fitting import LeaderProfiles, fit_profiles
 from assessment.core.profiles import (
     MIN_LEADERS,
+    NotFittedYet,
     ProfileModel,
     TooFewLeaders,
     leader_features,
@@ -174,6 +175,11 @@ def test_profiles_are_fitted_stored_and_used_for_later_leaders(database):
         session.add_all(Leader(cohort=first, name=e, email=e) for e, *_ in reference)
         session.flush()
         import_responses(session, first, profile_csv(reference), actor="test")
+        # Enough leaders, but nothing fitted yet: reading the results never fits a model.
+        waiting = cohort_results(session, first).profiles
+        assert waiting.model is None and waiting.unavailable == NotFittedYet(36)
+        assert "have not been fitted yet on the 36 leaders" in waiting.unavailable.message
+        assert session.scalars(select(ProfileModelRecord)).all() == []
         fitted = fit_profile_model(session, first)
     assert isinstance(fitted, ProfileModel) and fitted.n_leaders == 36
     with database.transaction() as session:
@@ -188,7 +194,7 @@ def test_profiles_are_fitted_stored_and_used_for_later_leaders(database):
         assert record.model == fitted.to_data() and record.k == fitted.k
         later = session.scalars(select(Cohort).where(Cohort.name == "Later")).one()
         results = cohort_results(session, later)
-        assert results.profiles.persisted and results.profiles.model == fitted
+        assert results.profiles.model == fitted and results.profiles.unavailable is None
         by_email = {results.leaders[k].email: a for k, a in results.profiles.assignments.items()}
         first = session.scalars(select(Cohort).where(Cohort.name == "Reference")).one()
         reference_results = cohort_results(session, first)

@@ -1,4 +1,5 @@
-"""``cl360 reports build``: every report of a cohort in worker processes, failures reported.
+"""``cl360 reports build``: every report of a cohort through the build job, in worker
+processes, failures reported.
 
 Kept small (two leaders and the cohort report per run) because each run starts real worker
 processes that import WeasyPrint and render real PDFs.
@@ -12,15 +13,16 @@ from pathlib import Path
 
 import pypdf
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from assessment.batch import BatchError, plan_reports, run_reports
+from assessment import disclosures
 from assessment.cli import cli
+from assessment.cohort_jobs import BUILD_REPORTS
 from assessment.database import Database
-from assessment.models import Cohort, Leader
+from assessment.models import Artefact, Cohort, Job, JobState, Leader
 from assessment.results import cohort_results
 from reports.build import number
-from tests.builders import SmallCohort, make_cohort
+from tests.builders import SmallCohort, make_cohort, run_job
 
 TODAY = date(2025, 10, 3)
 
@@ -35,37 +37,53 @@ def text_of(path: Path) -> str:
     return " ".join(" ".join(page.extract_text() for page in reader.pages).split())
 
 
-def test_batch_renders_every_leader_and_the_cohort_report(
-    database: Database, cohort: SmallCohort, tmp_path: Path
+def test_the_command_renders_every_leader_and_the_cohort_report_through_the_job(
+    runner, database: Database, cohort: SmallCohort, tmp_path: Path
 ) -> None:
-    plan = plan_reports(database, cohort.id, tmp_path / "out", TODAY, actor="test")
-    assert [t.label for t in plan.tasks] == ["cohort report", "Ada Lovelace", "Grace Hopper"]
-    seen = []
-    result = run_reports(plan, jobs=2, progress=seen.append)
-    assert result.failed == [] and result.rendered == 3 == len(seen)
-    assert result.jobs == 2
-    assert result.peak_worker_mb > 0  # its target (under 400 MB) is bench/reports.py's (c)
-    assert result.summary().startswith("rendered 3, failed 0, elapsed ")
-    files = sorted(p.name for p in (tmp_path / "out").iterdir())
+    out = tmp_path / "out"
+    result = runner.invoke(
+        cli, ["reports", "build", "--cohort", cohort.slug, "--out", str(out), "--jobs", "2"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "3 of 3 reports written to" in result.output and "(2 workers)" in result.output
+    assert "3 of 3 reports ready to download." in result.output
+    files = sorted(p.name for p in out.iterdir())
     assert files == [
         "ada-lovelace-360-report.pdf",
         "grace-hopper-360-report.pdf",
         "report-cohort-cohort-report.pdf",
     ]
-    # The worker's figures are the scoring module's, read in this process.
+    # The workers' figures are the scoring module's, read in this process.
     with database.session() as session:
         results = cohort_results(session, session.scalar(select(Cohort)))
         ada = session.get(Leader, cohort.leaders["Ada Lovelace"])
+        [record] = session.scalars(select(Job)).all()
+        stored = {a.filename: a for a in session.scalars(select(Artefact))}
+    assert (record.name, record.state, record.done, record.total) == (
+        BUILD_REPORTS,
+        JobState.DONE,
+        3,
+        3,
+    )
     scores = results.figures.leaders[ada.id].scores
-    text = text_of(tmp_path / "out" / "ada-lovelace-360-report.pdf")
+    text = text_of(out / "ada-lovelace-360-report.pdf")
     assert "Ada Lovelace" in text and "Grace Hopper" not in text
     for stat in scores.others.dimensions.values():
         assert number(stat.mean) in text
-    cohort_text = text_of(tmp_path / "out" / "report-cohort-cohort-report.pdf")
+    cohort_text = text_of(out / "report-cohort-cohort-report.pdf")
     assert "Report cohort" in cohort_text and "Ada Lovelace" not in cohort_text
+    # Every PDF is the ledger's, so the coach's download and a second build serve it again.
+    assert (
+        stored["grace-hopper-360-report.pdf"].content
+        == (out / "grace-hopper-360-report.pdf").read_bytes()
+    )
+    again = runner.invoke(cli, ["reports", "build", "--cohort", cohort.slug, "--out", str(out)])
+    assert again.exit_code == 0, again.output
+    with database.session() as session:
+        assert session.scalar(select(func.count()).select_from(Artefact)) == 3
 
 
-def test_cli_reports_a_failing_leader_and_finishes_the_others(
+def test_the_command_names_a_file_it_cannot_write_and_writes_the_others(
     runner, cohort: SmallCohort, tmp_path: Path
 ) -> None:
     out = tmp_path / "out"
@@ -76,19 +94,47 @@ def test_cli_reports_a_failing_leader_and_finishes_the_others(
         cli, ["reports", "build", "--cohort", cohort.slug, "--out", str(out), "--jobs", "2"]
     )
     assert result.exit_code == 1, result.output
-    assert "error: Ada Lovelace: could not render the report: IsADirectoryError" in result.output
-    assert "rendered 2, failed 1, elapsed" in result.output
+    assert "error: ada-lovelace-360-report.pdf could not be written: Is a directory" in (
+        result.output
+    )
+    assert "2 of 3 reports written to" in result.output
     assert (out / "grace-hopper-360-report.pdf").stat().st_size > 1000
     assert (out / "report-cohort-cohort-report.pdf").stat().st_size > 1000
     assert not [p for p in out.iterdir() if p.name.endswith(".partial")]
 
 
-def test_cli_refuses_an_unknown_cohort(runner, tmp_path: Path) -> None:
+def test_a_report_that_cannot_be_made_is_named_and_the_others_finish(
+    database: Database, settings, cohort: SmallCohort, monkeypatch
+) -> None:
+    real = disclosures.leader_pdf
+
+    def fails_for_grace(session, leader, *, actor, ahead=None):
+        if leader.name == "Grace Hopper":
+            raise RuntimeError("the fonts are missing")
+        return real(session, leader, actor=actor, ahead=ahead)
+
+    monkeypatch.setattr(disclosures, "leader_pdf", fails_for_grace)
+    record = run_job(database, settings, BUILD_REPORTS, cohort_id=cohort.id)
+    assert (record.state, record.done, record.total) == (JobState.DONE, 3, 3)
+    assert record.summary == "2 of 3 reports ready to download."
+    assert record.errors == [
+        {"item": "Grace Hopper", "error": "an unexpected error stopped it (the fonts are missing)"}
+    ]
+
+
+def test_the_command_refuses_an_unknown_cohort(runner, tmp_path: Path) -> None:
     result = runner.invoke(cli, ["reports", "build", "--cohort", "nope", "--out", str(tmp_path)])
     assert result.exit_code == 1
     assert "no cohort with the slug 'nope'" in result.output
 
 
-def test_plan_refuses_an_unknown_cohort(database: Database, tmp_path: Path) -> None:
-    with pytest.raises(BatchError):
-        plan_reports(database, 10**9, tmp_path, actor="test")
+def test_the_command_refuses_an_open_cohort(
+    runner, database: Database, cohort: SmallCohort, tmp_path: Path
+) -> None:
+    with database.transaction() as session:
+        session.get(Cohort, cohort.id).status = "open"
+    result = runner.invoke(
+        cli, ["reports", "build", "--cohort", cohort.slug, "--out", str(tmp_path / "out")]
+    )
+    assert result.exit_code == 1 and "open" in result.output
+    assert not (tmp_path / "out").exists()

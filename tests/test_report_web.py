@@ -78,8 +78,8 @@ def test_leader_report_carries_the_cohort_figures(database: Database, cohort: Sm
         assert row.percentile == ordinal(figures.percentile_cohort[dimension.id])
         assert row.cohort_n == 3
     # Three leaders: too few for profiles, and the report says so in the model's words.
-    assert isinstance(results.profiles.too_few, TooFewLeaders)
-    assert report.standing.profile.note == results.profiles.too_few.message
+    assert isinstance(results.profiles.unavailable, TooFewLeaders)
+    assert report.standing.profile.note == results.profiles.unavailable.message
     assert report.standing.change_notes[0].startswith("This is your first assessment")
     assert placement(results, leader.id).figures == figures
     assert data.n_leaders == 3 and data.with_observer_scores == 3

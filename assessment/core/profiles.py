@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
@@ -279,6 +279,7 @@ class TooFewLeaders:
 
     n_leaders: int
     minimum: int = MIN_LEADERS
+    status: ClassVar[str] = "too_few_leaders"
 
     @property
     def message(self) -> str:
@@ -287,3 +288,28 @@ class TooFewLeaders:
             f"self-assessment on this questionnaire; there are {self.n_leaders}. "
             "The self-other agreement types are shown instead."
         )
+
+
+@dataclass(frozen=True)
+class NotFittedYet:
+    """Enough leaders for profiles, but no model stored for the questionnaire yet.
+
+    Fitting takes seconds to minutes, so it is a job (started when a cohort closes, or
+    ``cl360 profiles fit``), never work a page waits for; until it is done, reports say so.
+    """
+
+    n_leaders: int
+    minimum: int = MIN_LEADERS
+    status: ClassVar[str] = "not_fitted_yet"
+
+    @property
+    def message(self) -> str:
+        return (
+            f"Profiles have not been fitted yet on the {self.n_leaders} leaders of this "
+            "questionnaire; they are fitted after a cohort closes, and reports made after "
+            "that show them. The self-other agreement types are shown instead."
+        )
+
+
+Unavailable = TooFewLeaders | NotFittedYet
+"""Why a report has no profiles."""

@@ -1,6 +1,7 @@
 // The job page works without this file (it refreshes itself, or the coach presses Refresh).
 // With it, the page follows the job live: it asks the small JSON view how far the job has got
-// and updates the count, the bar and the list of problems in place until the job has ended.
+// and updates the count, the bar and the list of problems in place; once the job has ended it
+// loads the page again, which then offers what comes next (a download, the way back).
 (function () {
   "use strict";
   var panel = document.getElementById("job");
@@ -25,12 +26,6 @@
       list.appendChild(item);
     });
     document.getElementById("job-problems").hidden = job.errors.length === 0;
-    if (job.finished) {
-      var refresh = document.getElementById("job-refresh");
-      if (refresh) { refresh.hidden = true; }
-      var back = document.getElementById("job-back");
-      if (back) { back.hidden = false; }
-    }
   }
 
   function poll() {
@@ -44,7 +39,11 @@
       })
       .then(function (job) {
         show(job);
-        if (!job.finished) { window.setTimeout(poll, EVERY); }
+        if (job.finished) {
+          window.location.reload();
+        } else {
+          window.setTimeout(poll, EVERY);
+        }
       })
       .catch(function () { window.setTimeout(poll, EVERY * 4); });
   }

@@ -7,14 +7,21 @@ action back, so nothing is half-done.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from datetime import date
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from assessment import disclosures, moderation, nominations, releases, reminders
+from assessment import audit, disclosures, moderation, nominations, releases, reminders
+from assessment.cohort_jobs import (
+    IMPORT,
+    IMPORT_KINDS,
+    IMPORTERS,
+    REMIND,
+    SEND_INVITATIONS,
+    SEND_LEADER_LINKS,
+)
 from assessment.cohorts import CohortError, cohort_instrument, reopen_cohort, set_schedule
 from assessment.core.scoring import Rules
 from assessment.forms import (
@@ -25,7 +32,7 @@ from assessment.forms import (
     ScheduleForm,
     observer_choices,
 )
-from assessment.imports import ImportProblems, import_leaders, import_raters
+from assessment.imports import ImportProblems
 from assessment.mail import MailError
 from assessment.models import Cohort, MailMessage, Nomination
 from assessment.views.coach import (
@@ -46,6 +53,7 @@ from assessment.web import (
     send_artefact,
     settings,
     signed_in_coach,
+    start_job,
     writes,
 )
 
@@ -62,10 +70,8 @@ def _back(cohort: Cohort) -> Response:
 
 # -- Imports ----------------------------------------------------------------------------------
 
-IMPORTERS: dict[str, Callable[..., Sequence[object]]] = {
-    "leaders": import_leaders,
-    "raters": import_raters,
-}
+LARGE_IMPORT_LINES = 300
+"""A file of more lines than this is imported by a job: the request only stores it."""
 
 
 @blueprint.route("/cohorts/<slug>/import/<kind>", methods=["POST"])
@@ -78,6 +84,9 @@ def import_csv(slug: str, kind: str) -> Response | tuple[str, int]:
     if not form.validate_on_submit():
         return render_cohort(cohort, imports=forms, status=400)
     data = form.file.data.read()
+    if data.count(b"\n") > LARGE_IMPORT_LINES:
+        record = start_job(IMPORT, upload=data, cohort_id=cohort.id, kind=IMPORT_KINDS.index(kind))
+        return redirect(url_for("jobs.page", job_id=record.id))
     try:
         created = IMPORTERS[kind](db_session(), cohort, data, actor=_actor())
     except ImportProblems as error:
@@ -114,50 +123,41 @@ def schedule(slug: str) -> Response:
     return _back(cohort)
 
 
+def _mail_job(slug: str, name: str, day: int | None = None) -> Response:
+    """Start one of the cohort's mail jobs and show its progress; mail only an open cohort."""
+    cohort = my_cohort(slug)
+    if not EmptyForm().validate_on_submit():
+        return _back(cohort)
+    if not cohort.is_open:
+        flash("This cohort is closed; reopen it before mailing anyone.", "error")
+        return _back(cohort)
+    record = (
+        start_job(name, cohort_id=cohort.id)
+        if day is None
+        else start_job(name, cohort_id=cohort.id, day=day)
+    )
+    audit.record(db_session(), _actor(), f"mail.{name}", f"cohort:{cohort.slug}", job=record.id)
+    return redirect(url_for("jobs.page", job_id=record.id))
+
+
 @blueprint.route("/cohorts/<slug>/invitations/send", methods=["POST"])
 @login_required
 def send_invitations(slug: str) -> Response:
-    cohort = my_cohort(slug)
-    if EmptyForm().validate_on_submit():
-        waiting = reminders.unsent(reminders.outstanding(db_session(), cohort))
-        outcome = reminders.send_invitations(db_session(), waiting, postman(), actor=_actor())
-        _flash_outcome("Invitations", outcome)
-    return _back(cohort)
+    return _mail_job(slug, SEND_INVITATIONS)
 
 
 @blueprint.route("/cohorts/<slug>/leader-links/send", methods=["POST"])
 @login_required
 def send_leader_links(slug: str) -> Response:
     """Mail a personal link to every leader who has none yet (for nominations and progress)."""
-    cohort = my_cohort(slug)
-    if EmptyForm().validate_on_submit():
-        waiting = reminders.leaders_without_link(db_session(), cohort)
-        outcome = reminders.send_leader_links(db_session(), waiting, postman(), actor=_actor())
-        _flash_outcome("Leaders' personal links", outcome)
-    return _back(cohort)
+    return _mail_job(slug, SEND_LEADER_LINKS)
 
 
 @blueprint.route("/cohorts/<slug>/remind", methods=["POST"])
 @login_required
 def remind(slug: str) -> Response:
-    cohort = my_cohort(slug)
-    if EmptyForm().validate_on_submit():
-        try:
-            outcome = reminders.remind_outstanding(
-                db_session(), cohort, postman(), actor=_actor(), today=date.today()
-            )
-        except CohortError as error:
-            flash(str(error), "error")
-        else:
-            _flash_outcome("Reminders", outcome)
-    return _back(cohort)
-
-
-def _flash_outcome(what: str, outcome: reminders.Outcome) -> None:
-    where = "" if settings().mail.configured else " (to the outbox: no mail server is set up)"
-    flash(f"{what}: {outcome.summary()}{where}.", "error" if outcome.failed else "success")
-    for failure in outcome.failed[:3]:
-        flash(failure, "error")
+    """Remind everyone outstanding, at most once a day each (the day is the job's)."""
+    return _mail_job(slug, REMIND, day=int(date.today().strftime("%Y%m%d")))
 
 
 @blueprint.route("/cohorts/<slug>/outbox")

@@ -13,6 +13,7 @@ from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
 from assessment import disclosures, invitations
+from assessment.cohort_jobs import FIT_PROFILES
 from assessment.cohorts import (
     FILTERS,
     CohortError,
@@ -39,6 +40,7 @@ from assessment.models import AccessLink, Cohort, Invitation, Leader, LinkPurpos
 from assessment.nominations import pending
 from assessment.releases import released_leaders
 from assessment.reminders import leaders_without_link, outstanding, unsent
+from assessment.results import stored_profile_model
 from assessment.web import (
     after_commit,
     current_coach,
@@ -50,6 +52,7 @@ from assessment.web import (
     send_artefact,
     settings,
     signed_in_coach,
+    start_job,
     writes,
 )
 
@@ -236,6 +239,10 @@ def close(slug: str) -> Response:
             flash(str(error), "error")
         else:
             after_commit(database().compact)
+            if stored_profile_model(db_session(), cohort) is None:
+                # The first closed cohort of its questionnaire with enough leaders: its
+                # reports' profiles are fitted now, off the request (docs/jobs.md).
+                start_job(FIT_PROFILES, cohort_id=cohort.id)
             flash(
                 "The cohort is closed. Links no longer accept answers; reports are final.",
                 "success",
