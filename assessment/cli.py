@@ -6,6 +6,7 @@ arguments, opens one transaction and prints.
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Iterable
 from datetime import date
@@ -549,7 +550,7 @@ def jobs_list(limit: int) -> None:
     """The latest jobs, newest first: id, name, state, progress, who asked, when, and where it is."""
     from assessment.jobs import recent_jobs
 
-    with _database().transaction() as session:
+    with _database().session() as session:
         for record in recent_jobs(session, limit):
             click.echo(_job_line(record))
 
@@ -560,7 +561,7 @@ def jobs_show(job_id: int) -> None:
     """One job: its parameters, progress, each item's problem, and its outputs."""
     from assessment.jobs import JobError, find_job
 
-    with _database().transaction() as session:
+    with _database().session() as session:
         try:
             record = find_job(session, job_id)
         except JobError as error:
@@ -610,4 +611,7 @@ def worker(celery_args: tuple[str, ...]) -> None:
             "CL360_BROKER_URL is not set: jobs run on a thread of the web app, and there is "
             "no worker to start (docs/jobs.md)"
         )
+    # Each job's start and end at INFO; not WeasyPrint's every layout step.
+    for chatty in ("weasyprint", "fontTools"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     current_app.extensions["celery"].worker_main(["worker", "--loglevel=INFO", *celery_args])

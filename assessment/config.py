@@ -51,7 +51,7 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     ),
     "RATELIMIT_STORAGE_URI": (
         "unset: the product's database",
-        "where rate-limit counters live, shared by every worker; `redis://host:6379` to keep them in Redis",
+        "where rate-limit counters live, shared by every worker; `redis://host:6379/1` to keep them in Redis (a database apart from the broker's)",
     ),
     "CL360_BROKER_URL": (
         "unset: jobs run on a thread of the app",
@@ -177,6 +177,10 @@ class Settings:
             "SESSION_COOKIE_SAMESITE": "Lax",
             "SESSION_COOKIE_SECURE": self.production,
             "WTF_CSRF_TIME_LIMIT": 3600,
+            # Pages send no Referer (a rater's link must never leak through one), so Flask-WTF's
+            # Referer check over HTTPS would refuse every form; the signed form token and the
+            # SameSite session cookie are the guard (docs/operations.md, "Sessions").
+            "WTF_CSRF_SSL_STRICT": False,
             **self._ratelimit_config(),
             "MAX_CONTENT_LENGTH": 5 * 1024 * 1024,
             "BABEL_TRANSLATION_DIRECTORIES": str(PROJECT_ROOT / "assessment" / "translations"),

@@ -35,3 +35,23 @@ def test_load_benchmark_runs_a_few_raters():
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     assert "stored 40 of 40 responses" in result.stdout and "ratio submit/hello" in result.stdout
+
+
+def test_jobs_benchmark_runs_a_few_leaders():
+    import redis
+
+    broker = "redis://127.0.0.1:6379/10"
+    try:
+        redis.Redis.from_url(broker, socket_connect_timeout=1).ping()
+    except redis.RedisError:
+        if os.environ.get("CL360_REQUIRE_REDIS"):
+            pytest.fail(f"Redis is required here but {broker} does not answer")
+        pytest.skip(f"Redis does not answer at {broker}: bench/jobs.py needs a broker")
+    result = subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "bench" / "jobs.py"), "--leaders", "4",
+         "--broker", broker],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    for figure in ("(a) release all, 4 leaders", "(b) all reports, 5 PDFs", "(c) a repeated"):
+        assert figure in result.stdout, result.stdout

@@ -92,3 +92,20 @@ def test_the_command_line_can_reset_a_password_and_ends_every_session(app, runne
     )
     assert result.exit_code == 0, result.output
     assert signed_in.get("/cohorts").status_code == 302
+
+
+def test_forms_work_over_https_although_browsers_send_no_referer(client, coach):
+    """Every page tells browsers to send no Referer (a rater's link must not leak), so the form
+    token and the SameSite cookie guard form posts over HTTPS, not a Referer check that would
+    refuse every one of them behind a TLS proxy."""
+    https = {"base_url": "https://cl360.example.org"}
+    page = client.get("/login", **https).get_data(as_text=True)
+    assert client.get("/login", **https).headers["Referrer-Policy"] == "no-referrer"
+    signed_in = client.post(
+        "/login",
+        data={"email": COACH_EMAIL, "password": COACH_PASSWORD, "csrf_token": csrf_token(page)},
+        **https,
+    )
+    assert signed_in.status_code == 302, signed_in.get_data(as_text=True)[:300]
+    forged = client.post("/login", data={"email": COACH_EMAIL, "password": COACH_PASSWORD}, **https)
+    assert forged.status_code == 400
