@@ -156,6 +156,26 @@ def _invitation(run: JobRun, session: Session, invitation_id: int) -> Invitation
     return invitation
 
 
+def _mail_kind(
+    name: str,
+    items: Callable[[JobRun, Session], list[Item]],
+    step: Callable[[JobRun, Session, int, None], Output],
+    summary: Callable[[Mapping[str, Output], int], str],
+) -> Kind:
+    """A job whose work is the mail: an item the mail server refused is not done, so a retry
+    sends it (:class:`assessment.jobs.Kind`)."""
+    return register(
+        Kind(
+            name,
+            items=items,
+            step=step,
+            summary=summary,
+            expected=(CohortError, MailError),
+            mail_is_the_work=True,
+        )
+    )
+
+
 def _mail_key(run: JobRun, item_id: int) -> str:
     """One message per item of this job, however often the job is retried."""
     return f"job:{run.job_id}:item:{item_id}"
@@ -169,18 +189,14 @@ def _send_invitation(run: JobRun, session: Session, invitation_id: int, _prepare
     return "sent"
 
 
-register(
-    Kind(
-        SEND_INVITATIONS,
-        items=lambda run, session: [
-            (i.id, invitation_label(i))
-            for i in reminders.unsent(reminders.outstanding(session, _open_cohort(run, session)))
-        ],
-        step=_send_invitation,
-        summary=_counted(lambda done, total: f"{done} of {total} invitations sent."),
-        expected=(CohortError, MailError),
-        mail_is_the_work=True,
-    )
+_mail_kind(
+    SEND_INVITATIONS,
+    items=lambda run, session: [
+        (i.id, invitation_label(i))
+        for i in reminders.unsent(reminders.outstanding(session, _open_cohort(run, session)))
+    ],
+    step=_send_invitation,
+    summary=_counted(lambda done, total: f"{done} of {total} invitations sent."),
 )
 
 
@@ -192,18 +208,14 @@ def _send_leader_link(run: JobRun, session: Session, leader_id: int, _prepared: 
     return "sent"
 
 
-register(
-    Kind(
-        SEND_LEADER_LINKS,
-        items=lambda run, session: [
-            (leader.id, leader.name)
-            for leader in reminders.leaders_without_link(session, _cohort(run, session))
-        ],
-        step=_send_leader_link,
-        summary=_counted(lambda done, total: f"{done} of {total} leaders sent their link."),
-        expected=(CohortError, MailError),
-        mail_is_the_work=True,
-    )
+_mail_kind(
+    SEND_LEADER_LINKS,
+    items=lambda run, session: [
+        (leader.id, leader.name)
+        for leader in reminders.leaders_without_link(session, _cohort(run, session))
+    ],
+    step=_send_leader_link,
+    summary=_counted(lambda done, total: f"{done} of {total} leaders sent their link."),
 )
 
 
@@ -224,19 +236,15 @@ def _reminders_summary(outputs: Mapping[str, Output], total: int) -> str:
     return f"{said}{':' if not sent else ';'} {already} had been reminded today already."
 
 
-register(
-    Kind(
-        REMIND,
-        items=lambda run, session: [
-            (i.id, invitation_label(i))
-            for i in reminders.outstanding(session, _open_cohort(run, session))
-            if reminders.address(i) is not None
-        ],
-        step=_remind,
-        summary=_reminders_summary,
-        expected=(CohortError, MailError),
-        mail_is_the_work=True,
-    )
+_mail_kind(
+    REMIND,
+    items=lambda run, session: [
+        (i.id, invitation_label(i))
+        for i in reminders.outstanding(session, _open_cohort(run, session))
+        if reminders.address(i) is not None
+    ],
+    step=_remind,
+    summary=_reminders_summary,
 )
 
 

@@ -89,6 +89,9 @@ class Runner(Protocol):
 
     def enqueue(self, job_id: int) -> None: ...
 
+    def shutdown(self) -> None:
+        """Wait for what this process runs itself to end (a clean stop)."""
+
 
 def submit(
     session: Session,

@@ -45,6 +45,10 @@ class ThreadRunner:
     def enqueue(self, job_id: int) -> None:
         self.pool.submit(self._run, job_id)
 
+    def shutdown(self) -> None:
+        """Wait for the jobs handed to this runner to end (a clean stop of the app)."""
+        self.pool.shutdown(wait=True)
+
     def _run(self, job_id: int) -> None:
         # A thread's exception would otherwise vanish with its unread future.
         try:
@@ -58,6 +62,9 @@ class CeleryRunner:
 
     def __init__(self, celery: Celery) -> None:
         self.celery = celery
+
+    def shutdown(self) -> None:
+        """Nothing to wait for: the jobs run on the workers, not in this process."""
 
     def enqueue(self, job_id: int) -> None:
         try:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 
 import pypdf
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from playwright.sync_api import expect
@@ -42,6 +43,31 @@ SPANISH = PROJECT_ROOT / "instruments" / "compassionate-leadership.v1.es.yaml"
 
 
 # -- through the web, as a coach or a rater would ----------------------------------------------
+
+
+def require_redis(url: str, needed_for: str) -> None:
+    """Skip (with a sentence) when Redis does not answer, or fail where it is required
+    (``CL360_REQUIRE_REDIS``, which ``.ci/run`` sets)."""
+    import os
+
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except redis.RedisError:
+        if os.environ.get("CL360_REQUIRE_REDIS"):
+            pytest.fail(f"Redis is required here but {url} does not answer")
+        pytest.skip(f"Redis does not answer at {url}: {needed_for} needs it")
+
+
+def coach_signed_in(browser, live_server: str, viewport: dict[str, int]):
+    """A Chromium page signed in as the ``coach`` fixture's coach."""
+    page = browser.new_context(viewport=viewport).new_page()
+    page.goto(live_server + "/login")
+    page.get_by_label("Email").fill(COACH_EMAIL)
+    page.get_by_label("Password").fill(COACH_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    return page
 
 
 def job_of(response) -> int:

@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from assessment.config import PROJECT_ROOT
+from tests.builders import require_redis
 
 
 def test_scoring_benchmark_runs_on_a_tiny_cohort(tmp_path):
@@ -38,15 +39,8 @@ def test_load_benchmark_runs_a_few_raters():
 
 
 def test_jobs_benchmark_runs_a_few_leaders():
-    import redis
-
     broker = "redis://127.0.0.1:6379/10"
-    try:
-        redis.Redis.from_url(broker, socket_connect_timeout=1).ping()
-    except redis.RedisError:
-        if os.environ.get("CL360_REQUIRE_REDIS"):
-            pytest.fail(f"Redis is required here but {broker} does not answer")
-        pytest.skip(f"Redis does not answer at {broker}: bench/jobs.py needs a broker")
+    require_redis(broker, "bench/jobs.py")
     result = subprocess.run(
         [sys.executable, str(PROJECT_ROOT / "bench" / "jobs.py"), "--leaders", "4",
          "--broker", broker],

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import os
 import time
 import uuid
 import zipfile
@@ -41,6 +40,7 @@ from tests.builders import (
     csrf_token,
     make_cohort,
     pdf_text,
+    require_redis,
     run_job,
     wait_for_job,
 )
@@ -480,12 +480,7 @@ def test_worker_without_a_broker_says_so(runner):
 @pytest.fixture
 def celery_app(settings):
     """An app whose jobs go through Redis to Celery, on a queue and key prefix of its own."""
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
-    except redis.RedisError:
-        if os.environ.get("CL360_REQUIRE_REDIS"):
-            pytest.fail(f"Redis is required here but {REDIS_URL} does not answer")
-        pytest.skip(f"Redis does not answer at {REDIS_URL}: the Celery worker tests need it")
+    require_redis(REDIS_URL, "the Celery worker tests")
     app = create_app(dataclasses.replace(settings, broker_url=REDIS_URL))
     celery = app.extensions["celery"]
     prefix = f"cl360-test-{uuid.uuid4().hex[:8]}"

@@ -7,18 +7,14 @@ import zipfile
 
 from playwright.sync_api import expect
 
-from tests.builders import COACH_EMAIL, COACH_PASSWORD, make_cohort
+from tests.builders import coach_signed_in, make_cohort
 
 
 def test_release_all_updates_the_progress_page_in_place(
     browser, live_server, database, coach, instrument, screenshot
 ):
     cohort = make_cohort(database, coach, instrument, ("Ada Lovelace", "Grace Hopper"))
-    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
-    page.goto(live_server + "/login")
-    page.get_by_label("Email").fill(COACH_EMAIL)
-    page.get_by_label("Password").fill(COACH_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    page = coach_signed_in(browser, live_server, {"width": 1280, "height": 900})
     page.goto(f"{live_server}/cohorts/{cohort.slug}")
     polls = []
     page.on("request", lambda request: polls.append(request.url) if ".json" in request.url else 0)
@@ -37,11 +33,7 @@ def test_all_reports_end_with_a_zip_to_download(
     browser, live_server, database, coach, instrument, screenshot
 ):
     cohort = make_cohort(database, coach, instrument, ("Ada Lovelace", "Grace Hopper"))
-    page = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
-    page.goto(live_server + "/login")
-    page.get_by_label("Email").fill(COACH_EMAIL)
-    page.get_by_label("Password").fill(COACH_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    page = coach_signed_in(browser, live_server, {"width": 390, "height": 844})
     page.goto(f"{live_server}/cohorts/{cohort.slug}")
     page.get_by_role("button", name="All reports (ZIP)").click()
     expect(page.locator("h1")).to_have_text("Preparing every report")
