@@ -87,6 +87,7 @@ class FlaggedItem:
     self_score: str
     others_mean: str
     gap: str
+    asked: str | None = None  # as for :class:`ItemRow`
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,7 @@ class ItemRow:
     gap: str | None
     flag: str | None  # "Blind spot", "Hidden strength" or None
     reverse: bool  # negatively worded: scores are reversed so that higher is still better
+    asked: str | None = None  # the statement as asked, when ``text`` restates it positively
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,7 @@ class RankedItem:
     n: int
     self_score: str | None
     reverse: bool
+    asked: str | None = None  # as for :class:`ItemRow`
 
 
 @dataclass(frozen=True)
@@ -592,7 +595,8 @@ def _dimension(
             ItemRow(
                 number=numbers[item.id],
                 id=item.id,
-                text=item.observer_text(leader_name),
+                text=item.result_text(leader_name),
+                asked=item.asked_text(leader_name),
                 self_figure=_self_figure(scores, "item", item.id),
                 others=_observer_figure(scores, others_series, "item", item.id),
                 gap=signed(gap) if gap is not None else None,
@@ -657,7 +661,8 @@ def _flagged(
     return [
         FlaggedItem(
             number=numbers[flag.item_id],
-            text=by_id[flag.item_id].observer_text(leader_name),
+            text=by_id[flag.item_id].result_text(leader_name),
+            asked=by_id[flag.item_id].asked_text(leader_name),
             dimension=dimension_name,
             self_score=number(flag.self_score),
             others_mean=number(flag.others_mean),
@@ -683,7 +688,8 @@ def _rankings(
         mine = scores.self_scores.items.get(item.id) if scores.self_scores else None
         rated.append(
             RankedItem(
-                text=item.observer_text(leader_name),
+                text=item.result_text(leader_name),
+                asked=item.asked_text(leader_name),
                 dimension=names[item.dimension],
                 value=stat.mean,
                 mean=number(stat.mean),

@@ -400,8 +400,14 @@ def make_report_instrument(manager_minimum: int = 3) -> Instrument:
                     "dimension": dim,
                     "self": f"I show {dim.replace('_', ' ')} behaviour {index}",
                     "observer": f"{{leader}} shows {dim.replace('_', ' ')} behaviour {index}",
-                    # The third item of each dimension is reverse-keyed.
+                    # The third item of each dimension is reverse-keyed; courage's is not
+                    # restated, as in an instrument copied into a cohort before restatements.
                     "reverse": index == 3,
+                    **(
+                        {"restated": f"{{leader}} rarely fails at {dim.replace('_', ' ')} {index}"}
+                        if index == 3 and dim != "courage"
+                        else {}
+                    ),
                 }
             )
     return Instrument.model_validate(

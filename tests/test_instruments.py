@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FULL = ROOT / "instruments" / "compassionate-leadership.v1.yaml"
 PULSE = ROOT / "instruments" / "compassionate-leadership-pulse.v1.yaml"
 SHIPPED = [FULL, PULSE]
+SPANISH = FULL.with_name("compassionate-leadership.v1.es.yaml")
 DIMENSIONS = {"purpose": "Purpose", "self_awareness": "Self-awareness", "courage": "Courage"}
 GROUP_MINIMUMS = {"self": 1, "manager": 1, "peer": 3, "direct_report": 3, "other": 3}
 
@@ -111,6 +112,23 @@ def test_shipped_wordings_are_first_person_for_self_and_name_the_leader_for_obse
         assert _first_person(question.self_text), question.id
         assert "{leader}" in question.observer, question.id
         assert question.self_text.endswith("?") and question.observer.endswith("?")
+
+
+@pytest.mark.parametrize("path", [*SHIPPED, SPANISH], ids=lambda p: p.name)
+def test_shipped_reverse_scored_statements_are_restated_for_results(path: Path) -> None:
+    """A result beside "looks for someone to blame" would praise bad behaviour: every shipped
+    reverse-scored statement says what its high score means, naming the leader."""
+    instrument = load_instrument(path)
+    reversed_items = [item for item in instrument.items if item.reverse]
+    assert reversed_items
+    for item in reversed_items:
+        assert item.restated is not None, item.id
+        assert item.result_text("Ada") != item.observer_text("Ada")
+        assert item.asked_text("Ada") == item.observer_text("Ada")
+    for item in instrument.items:
+        if not item.reverse:
+            assert item.result_text("Ada") == item.observer_text("Ada")
+            assert item.asked_text("Ada") is None
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
@@ -239,6 +257,18 @@ BAD_FILES = [
         "rater_groups[1].id",
         "'self', 'manager', 'peer', 'direct_report' or 'other'",
         id="unknown-group",
+    ),
+    pytest.param(
+        _dumped(lambda d: _set(d, ("items", 1, "restated"), "Counts what matters.")),
+        "items[1].restated",
+        "restated wording must name the leader with {leader}",
+        id="restated-without-the-leader",
+    ),
+    pytest.param(
+        _dumped(lambda d: _set(d, ("items", 0, "restated"), "{leader} explains why.")),
+        "items[0]",
+        "restated gives the positive wording of a reverse-scored statement; this one is not",
+        id="restated-but-not-reversed",
     ),
     pytest.param(
         _dumped(lambda d: _set(d, ("items", 1, "id"), "explains_why")),

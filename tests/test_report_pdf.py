@@ -245,8 +245,24 @@ def test_items_use_observer_wording_with_the_leaders_name(full_report: Individua
     assert row.others.rwg is not None
     assert [r.reverse for r in full_report.dimensions[0].items] == [False, False, True]
     assert full_report.has_reversed_items
-    # Reversed items are printed as scored, so higher is better on every row.
-    assert full_report.dimensions[0].items[2].self_figure.mean == "4.00"
+    # Reversed items are printed as scored, so higher is better on every row, and worded as
+    # what a high score means, with the statement as asked beneath.
+    restated = full_report.dimensions[0].items[2]
+    assert restated.self_figure.mean == "4.00"
+    assert restated.text == f"{LEADER} rarely fails at purpose 3"
+    assert restated.asked == f"{LEADER} shows purpose behaviour 3"
+    unrestated = full_report.dimensions[2].items[2]
+    assert unrestated.reverse and unrestated.asked is None
+    assert unrestated.text == f"{LEADER} shows courage behaviour 3"
+    ranked = [*full_report.strengths, *full_report.development_areas]
+    assert all(r.asked is None or "rarely fails at" in r.text for r in ranked)
+
+
+def test_pdf_prints_a_restated_statement_marked_as_reworded(full_text: str) -> None:
+    text = " ".join(full_text.split())
+    assert f"{LEADER} rarely fails at purpose 3 reworded" in text
+    assert "A statement raters were asked in the negative" in text
+    assert "reverse-scored" in full_text  # courage's, which has no restatement
 
 
 def test_blind_spots_and_hidden_strengths_are_on_their_dimension(
@@ -850,7 +866,7 @@ def test_default_instrument_report_is_eight_to_twelve_pages(
         page_text = " ".join(page.extract_text().split())
         assert f"CAPABILITY {number_} OF {len(dimensions)}" in page_text  # text-transform
         assert f"{dimension.name}: item scores" in page_text
-        last = default_instrument.items_of(dimension.id)[-1].observer_text(LEADER)
+        last = default_instrument.items_of(dimension.id)[-1].result_text(LEADER)
         assert " ".join(last.split()) in page_text
     text = " ".join(pdf_text(default_pdf).split())
     assert "How your view compares" in text

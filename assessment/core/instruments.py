@@ -23,6 +23,7 @@ from pydantic import (
     Field,
     GetPydanticSchema,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -88,16 +89,41 @@ class Item(_Strict):
     self_text: Text = Field(alias="self")
     observer: Text
     reverse: bool = False
+    restated: Text | None = None
+    """For a reverse-scored statement: what a high (reversed) score means, worded positively,
+    so that a result reads right beside its figure ("explains why", not "announces without
+    saying why"). Results show it; raters are always asked the statement as written."""
 
-    @field_validator("observer")
+    @field_validator("observer", "restated")
     @classmethod
-    def _names_the_leader(cls, value: str) -> str:
-        if LEADER_PLACEHOLDER not in value:
-            raise ValueError(f"observer wording must name the leader with {LEADER_PLACEHOLDER}")
+    def _names_the_leader(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and LEADER_PLACEHOLDER not in value:
+            raise ValueError(
+                f"{info.field_name} wording must name the leader with {LEADER_PLACEHOLDER}"
+            )
         return value
+
+    @model_validator(mode="after")
+    def _restates_only_reversed(self) -> Item:
+        if self.restated is not None and not self.reverse:
+            raise ValueError(
+                "restated gives the positive wording of a reverse-scored statement; "
+                "this one is not reverse-scored"
+            )
+        return self
 
     def observer_text(self, leader_name: str) -> str:
         return self.observer.replace(LEADER_PLACEHOLDER, leader_name)
+
+    def result_text(self, leader_name: str) -> str:
+        """The statement as results show it: restated positively when it is reverse-scored and
+        the instrument says how, so its score reads the right way round (docs/instruments.md)."""
+        wording = self.restated if self.restated is not None else self.observer
+        return wording.replace(LEADER_PLACEHOLDER, leader_name)
+
+    def asked_text(self, leader_name: str) -> str | None:
+        """The statement as raters were asked it, when results show it restated."""
+        return self.observer_text(leader_name) if self.restated is not None else None
 
     def text_for(self, relationship: str, leader_name: str) -> str:
         return self.self_text if relationship == "self" else self.observer_text(leader_name)
