@@ -59,20 +59,35 @@ class ResponseForm(FlaskForm):
     """CSRF for the rater's questionnaire; the questions themselves come from the instrument."""
 
 
+# Password managers fill and save coaches' passwords by these autocomplete tokens.
+SIGN_IN = {"autocomplete": "username"}
+CURRENT = {"autocomplete": "current-password"}
+NEW = {"autocomplete": "new-password"}
+
+
 class LoginForm(FlaskForm):
-    email = EmailField("Email", validators=[InputRequired(), Email(), Length(max=320)])
-    password = PasswordField("Password", validators=[InputRequired(), Length(max=200)])
+    email = EmailField(
+        "Email", validators=[InputRequired(), Email(), Length(max=320)], render_kw=SIGN_IN
+    )
+    password = PasswordField(
+        "Password", validators=[InputRequired(), Length(max=200)], render_kw=CURRENT
+    )
 
 
 class PasswordForm(FlaskForm):
-    current = PasswordField("Current password", validators=[InputRequired(), Length(max=200)])
-    new = PasswordField("New password", validators=[InputRequired(), Length(max=200)])
+    current = PasswordField(
+        "Current password", validators=[InputRequired(), Length(max=200)], render_kw=CURRENT
+    )
+    new = PasswordField(
+        "New password", validators=[InputRequired(), Length(max=200)], render_kw=NEW
+    )
     confirm = PasswordField(
         "New password again",
         validators=[
             InputRequired(),
             EqualTo("new", message="The two new passwords do not match; type them again."),
         ],
+        render_kw=NEW,
     )
 
 

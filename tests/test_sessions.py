@@ -3,6 +3,8 @@ cookie stops working (docs/operations.md, "Sessions")."""
 
 from __future__ import annotations
 
+import re
+
 from flask.testing import FlaskClient
 
 from assessment.accounts import authenticate
@@ -109,3 +111,12 @@ def test_forms_work_over_https_although_browsers_send_no_referer(client, coach):
     assert signed_in.status_code == 302, signed_in.get_data(as_text=True)[:300]
     forged = client.post("/login", data={"email": COACH_EMAIL, "password": COACH_PASSWORD}, **https)
     assert forged.status_code == 400
+
+
+def test_password_managers_can_fill_the_sign_in_and_save_a_new_password(client, signed_in):
+    login = client.get("/login").get_data(as_text=True)
+    assert re.search(r'<input[^>]*autocomplete="username"[^>]*name="email"', login)
+    assert re.search(r'<input[^>]*autocomplete="current-password"[^>]*name="password"', login)
+    account = signed_in.get("/account/password").get_data(as_text=True)
+    assert account.count('autocomplete="new-password"') == 2
+    assert account.count('autocomplete="current-password"') == 1
